@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.db.models import Count
+
+from accounts.models import Team, User
+
+
+@admin.register(User)
+class UserAdmin(BaseUserAdmin):
+    list_display = ["username", "email", "role", "team_list", "is_active", "last_login"]
+    list_filter = ["role", "is_active", "is_superuser", "teams"]
+    fieldsets = [
+        *BaseUserAdmin.fieldsets,
+        ("Runboard", {"fields": ["role"]}),
+    ]
+    add_fieldsets = [
+        *BaseUserAdmin.add_fieldsets,
+        ("Runboard", {"fields": ["email", "role"]}),
+    ]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("teams")
+
+    @admin.display(description="Teams")
+    def team_list(self, user: User) -> str:
+        return ", ".join(team.name for team in user.teams.all()) or "—"
+
+
+@admin.register(Team)
+class TeamAdmin(admin.ModelAdmin):
+    list_display = ["name", "level", "member_count", "datastore_count", "description"]
+    list_filter = ["level"]
+    search_fields = ["name", "description", "members__username", "datastores__name"]
+    filter_horizontal = ["members", "datastores"]
+    fields = ["name", "description", "level", "members", "datastores"]
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                member_count=Count("members", distinct=True),
+                datastore_count=Count("datastores", distinct=True),
+            )
+        )
+
+    @admin.display(description="Members", ordering="member_count")
+    def member_count(self, team: Team) -> int:
+        return team.member_count
+
+    @admin.display(description="Datastores", ordering="datastore_count")
+    def datastore_count(self, team: Team) -> int:
+        return team.datastore_count

@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.db.models import Max
+from django.utils.functional import cached_property
+
+if TYPE_CHECKING:
+    from catalog.models import Datastore
+
+
+class Level(models.IntegerChoices):
+    """A team's permission on its datastores, lowest to highest (SPEC §1)."""
+
+    REPORTER = 10, "Reporter"
+    VIEWER = 20, "Viewer"
+    DRAFTER = 30, "Drafter"
+    AUTHOR = 40, "Author"
+    EDITOR = 50, "Editor"
+
+
+class User(AbstractUser):
+    class Role(models.TextChoices):
+        MEMBER = "member", "Member"
+        MANAGER = "manager", "Manager"
+        ADMIN = "admin", "Admin"
+
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.MEMBER)
+
+    def save(self, *args, **kwargs) -> None:
+        if self.role == self.Role.ADMIN:
+            self.is_staff = True  # admins manage users, teams and datastores in the Django admin
+        super().save(*args, **kwargs)
+
+    def has_perm(self, perm: str, obj=None) -> bool:
+        return (self.is_active and self.is_admin) or super().has_perm(perm, obj)
+
+    def has_module_perms(self, app_label: str) -> bool:
+        return (self.is_active and self.is_admin) or super().has_module_perms(app_label)
+
+    @property
+    def is_admin(self) -> bool:
+        """Admins and superusers bypass every team check."""
+        return self.is_superuser or self.role == self.Role.ADMIN
+
+    @cached_property
+    def datastore_levels(self) -> dict[int, Level]:
+        """The user's level on each datastore their teams hold: one query, cached per request."""
+        rows = (
+            Team.datastores.through.objects.filter(team__members=self)
+            .values("datastore_id")
+            .annotate(level=Max("team__level"))
+        )
+        return {row["datastore_id"]: Level(row["level"]) for row in rows}
+
+    @cached_property
+    def badge(self) -> str:
+        """What the header says under the user's name: "Editor · Data platform"."""
+        if self.is_admin:
+            return "Admin"
+        team = self.teams.order_by("-level", "name").first()
+        return f"{team.get_level_display()} · {team.name}" if team else "No team yet"
+
+    @cached_property
+    def edits_anything(self) -> bool:
+        """Whether to show launch buttons and the Actions column at all."""
+        return self.is_admin or Level.EDITOR in self.datastore_levels.values()
+
+    def level_on(self, datastore: Datastore | int | None) -> Level | None:
+        """The highest level of the teams holding both the user and the datastore."""
+        if datastore is None or not self.is_active:
+            return None
+        if self.is_admin:
+            return Level.EDITOR
+        datastore_id = datastore if isinstance(datastore, int) else datastore.pk
+        return self.datastore_levels.get(datastore_id)
+
+    def can_see(self, datastore: Datastore | int | None) -> bool:
+        return self.level_on(datastore) is not None
+
+    def can_edit(self, datastore: Datastore | int | None) -> bool:
+        return self.level_on(datastore) == Level.EDITOR
+
+    def __str__(self) -> str:
+        return self.username
+
+
+class Team(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    level = models.PositiveSmallIntegerField(choices=Level.choices, default=Level.VIEWER)
+    members = models.ManyToManyField(User, related_name="teams", blank=True)
+    datastores = models.ManyToManyField("catalog.Datastore", related_name="teams", blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,0 +1,449 @@
+"""The engine: executes a run container by container, in whichever worker process picks it up.
+
+The queue (django.tasks) only carries "work on run X". Everything else lives in our tables:
+claiming a run and each of its containers is a conditional UPDATE, so several workers can share a
+run and no container is processed twice; each container's artifacts, counters and log entries
+commit in one short transaction after its source queries are done; a monitor thread beats the
+heartbeat and watches for an abort; the reaper lands runs whose workers died.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from collections import Counter
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import close_old_connections, connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from activity.models import Run, RunContainer, RunLog
+from activity.operations.base import Skipped
+from activity.rules import RunStatus
+from catalog.connectors import QueryInterrupted, SourceError, SourceUnavailable, connect
+
+logger = logging.getLogger("runboard.engine")
+
+Unit = RunContainer
+
+
+class Aborted(Exception):  # noqa: N818
+    """An abort was requested: stop, roll the current container back to unfinished."""
+
+
+class Interrupted(Exception):  # noqa: N818
+    """The run left `running` under this worker (landed by another worker or the reaper)."""
+
+
+class Fatal(Exception):
+    """The run cannot go on: it lands on failure with this message as its detail."""
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class Job:
+    """One worker's work on one run: its connections, its abort flag, its buffered log."""
+
+    def __init__(self, run: Run, worker: str):
+        self.run = run
+        self.worker = worker
+        self.operation = run.operation
+        self.options = run.options
+        self.abort_requested = threading.Event()
+        self.interrupted = threading.Event()
+        self.current: Unit | None = None
+        self.logs: list[RunLog] = []
+        self.connections: dict[tuple, object] = {}
+
+    @property
+    def source(self):
+        return self.connect(self.run.datastore)
+
+    def connect(self, datastore, *, write: bool = False):
+        """A connection to one of the run's datastores, opened once per job, with retries."""
+        key = (datastore.pk, write)
+        if key not in self.connections:
+            self.connections[key] = self._connect_with_retries(datastore, write)
+        return self.connections[key]
+
+    def _connect_with_retries(self, datastore, write: bool):
+        delays = settings.RUNBOARD["RECONNECT_DELAYS"]
+        for attempt in range(len(delays) + 1):
+            try:
+                conn = connect(datastore.connection_url, write=write)
+                again = f" on attempt {attempt + 1}" if attempt else ""
+                self.log(f"Connected to {datastore} ({conn.describe()}){again}")
+                return conn
+            except SourceUnavailable as error:
+                if attempt == len(delays):
+                    raise Fatal(f"source datastore unreachable: {error}") from error
+                self.log(
+                    f"Connection {attempt + 1}/{len(delays) + 1} to {datastore} failed: {error}",
+                    "warning",
+                )
+                time.sleep(delays[attempt])
+        raise AssertionError("unreachable")
+
+    def reconnect(self) -> None:
+        self.close()
+        self.source  # noqa: B018
+
+    def checkpoint(self) -> None:
+        """Called between batches and queries: stop promptly when an abort was requested."""
+        if self.interrupted.is_set():
+            raise Interrupted
+        if self.abort_requested.is_set():
+            raise Aborted
+
+    def log(self, message: str, level: str = RunLog.Level.INFO, unit: Unit | None = None) -> None:
+        self.logs.append(RunLog(run_id=self.run.pk, unit=unit, level=level, message=message))
+
+    def flush_logs(self) -> bool:
+        """Write the buffered entries (inside the caller's transaction); True if any is a warning."""
+        entries, self.logs = self.logs, []
+        RunLog.objects.bulk_create(entries)
+        return any(entry.level != RunLog.Level.INFO for entry in entries)
+
+    def drop_logs_of(self, unit: Unit) -> None:
+        self.logs = [entry for entry in self.logs if entry.unit is not unit]
+
+    def interrupt(self) -> None:
+        for conn in list(self.connections.values()):
+            try:
+                conn.interrupt()
+            except Exception:  # noqa: BLE001 - the connection may be closing; nothing to cancel
+                logger.debug("interrupt failed", exc_info=True)
+
+    def close(self) -> None:
+        for conn in self.connections.values():
+            try:
+                conn.close()
+            except Exception:  # noqa: BLE001
+                logger.debug("close failed", exc_info=True)
+        self.connections.clear()
+
+
+class Monitor(threading.Thread):
+    """Beats the heartbeat of the job's run and container, and watches for an abort."""
+
+    def __init__(self, job: Job):
+        super().__init__(daemon=True, name=f"monitor-{job.run.pk}")
+        self.job = job
+        self.stopped = threading.Event()
+
+    def __enter__(self) -> Monitor:
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stopped.set()
+        self.join()
+
+    def run(self) -> None:
+        poll, beat = settings.RUNBOARD["ABORT_POLL"], settings.RUNBOARD["HEARTBEAT"]
+        last_beat = time.monotonic()
+        try:
+            while not self.stopped.wait(poll):
+                self.watch()
+                if time.monotonic() - last_beat >= beat:
+                    self.beat()
+                    last_beat = time.monotonic()
+        except Exception:
+            logger.exception("monitor of run #%s stopped", self.job.run.pk)
+        finally:
+            connection.close()
+
+    def watch(self) -> None:
+        job = self.job
+        state = (
+            Run.objects.filter(pk=job.run.pk).values_list("status", "abort_requested_at").first()
+        )
+        if state is None or state[0] != RunStatus.RUNNING:
+            if job.interrupted.is_set():
+                return
+            job.interrupted.set()
+        elif state[1] is not None and not job.abort_requested.is_set():
+            job.abort_requested.set()
+        else:
+            return
+        job.interrupt()
+
+    def beat(self) -> None:
+        now = timezone.now()
+        Run.objects.filter(pk=self.job.run.pk, status=RunStatus.RUNNING).update(heartbeat_at=now)
+        if unit := self.job.current:
+            RunContainer.objects.filter(pk=unit.pk, status=Unit.Status.RUNNING).update(
+                heartbeat_at=now
+            )
+
+
+def execute(run_id: int) -> None:
+    """Work on a run: start it if it is queued, then process pending containers until none are
+    left, and land it if this worker is the last one out."""
+    run = Run.objects.select_related("datastore", "target").filter(pk=run_id).first()
+    if run is None:
+        return
+    job = Job(run, worker_name())
+    starting = run.status == RunStatus.QUEUED and run.start(job.worker)
+    if not starting:
+        run.refresh_from_db()
+    if run.status != RunStatus.RUNNING:
+        return
+    with Monitor(job):
+        try:
+            if starting:
+                begin(job)
+            while True:
+                while not job.abort_requested.is_set() and (unit := claim_next(job)):
+                    process(job, unit)
+                if not wrap_up(job):
+                    break
+        except Fatal as error:
+            land_failure(job, str(error))
+        except Interrupted:
+            logger.info("run #%s was landed while %s worked on it", run.pk, job.worker)
+        finally:
+            job.close()
+
+
+def begin(job: Job) -> None:
+    """Once per run: the operation's own start (connect, discover), then call in helpers."""
+    try:
+        job.operation.start(job)
+    except ValidationError as error:
+        raise Fatal(f"invalid options: {'; '.join(error.messages)}") from error
+    except SourceError as error:
+        raise Fatal(f"source datastore unreachable: {error}") from error
+    with transaction.atomic():
+        add_counters(job, {})
+    pending = job.run.containers.filter(status=Unit.Status.PENDING).count()
+    from activity.tasks import execute_run
+
+    for _ in range(min(settings.RUNBOARD["RUN_PARALLELISM"], pending) - 1):
+        execute_run.enqueue(job.run.pk)
+
+
+def claim_next(job: Job) -> Unit | None:
+    """Take the next pending container: a conditional update, so no two workers get the same."""
+    pending = RunContainer.objects.filter(run_id=job.run.pk, status=Unit.Status.PENDING)
+    while candidates := list(pending.order_by("position").values_list("pk", flat=True)[:8]):
+        now = timezone.now()
+        for pk in candidates:
+            if pending.filter(pk=pk).update(
+                status=Unit.Status.RUNNING, started_at=now, heartbeat_at=now, worker=job.worker
+            ):
+                unit = RunContainer.objects.select_related("container").get(pk=pk)
+                job.current = unit
+                return unit
+    return None
+
+
+def process(job: Job, unit: Unit) -> None:
+    try:
+        result = compute(job, unit)
+        with transaction.atomic():
+            lock_running(job)
+            counters = job.operation.save(job, unit, result)
+            complete(job, unit, Unit.Status.SUCCESS, counters)
+    except Skipped as reason:
+        with transaction.atomic():
+            lock_running(job)
+            job.log(str(reason), RunLog.Level.WARNING, unit)
+            complete(job, unit, Unit.Status.SKIPPED)
+    except Aborted:
+        release(job, unit, "interrupted by the abort: rolled back to unfinished")
+    except Interrupted:
+        release(job, unit, "interrupted: the run was landed meanwhile")
+        raise
+    except Fatal:
+        release(job, unit, "interrupted by a fatal error: rolled back to unfinished")
+        raise
+    except Exception as error:  # noqa: BLE001 - any other error fails this container only
+        if not isinstance(error, SourceError):
+            logger.exception("container %s of run #%s failed", unit.name, job.run.pk)
+        message = (
+            str(error) if isinstance(error, SourceError) else f"{type(error).__name__}: {error}"
+        )
+        job.drop_logs_of(unit)
+        with transaction.atomic():
+            lock_running(job)
+            job.log(message, RunLog.Level.ERROR, unit)
+            complete(job, unit, Unit.Status.FAILURE, error=message)
+    finally:
+        job.current = None
+
+
+def compute(job: Job, unit: Unit):
+    """The operation's reads for one container, reconnecting once if the connection dropped."""
+    for attempt in (1, 2):
+        try:
+            job.checkpoint()
+            job.source.ensure_alive()
+            return job.operation.compute(job, unit)
+        except QueryInterrupted:
+            job.checkpoint()
+            raise
+        except SourceUnavailable as error:
+            job.log(f"Lost the connection while on {unit.name}: {error}", RunLog.Level.WARNING)
+            if attempt == 2:
+                raise Fatal(f"source datastore unreachable: {error}") from error
+            job.reconnect()
+    raise AssertionError("unreachable")
+
+
+def lock_running(job: Job) -> Run:
+    """The run's row, locked for this transaction; Interrupted if it is no longer running."""
+    run = Run.objects.select_for_update().only("status", "counters").get(pk=job.run.pk)
+    if run.status != RunStatus.RUNNING:
+        raise Interrupted
+    return run
+
+
+def complete(
+    job: Job, unit: Unit, status: str, counters: dict | None = None, error: str = ""
+) -> None:
+    """Finish a container and add its counters to the run's (inside the caller's transaction)."""
+    counters = counters or {}
+    RunContainer.objects.filter(pk=unit.pk).update(
+        status=status,
+        finished_at=timezone.now(),
+        counters=counters,
+        result=unit.result,
+        error=error,
+        heartbeat_at=None,
+    )
+    add_counters(job, counters, done=1, succeeded=int(status == Unit.Status.SUCCESS))
+
+
+def add_counters(job: Job, counters: dict, done: int = 0, succeeded: int = 0) -> None:
+    run = Run.objects.select_for_update().only("counters", "has_logs").get(pk=job.run.pk)
+    changes = {
+        "containers_done": F("containers_done") + done,
+        "containers_succeeded": F("containers_succeeded") + succeeded,
+        "heartbeat_at": timezone.now(),
+    }
+    if counters:
+        changes["counters"] = dict(Counter(run.counters) + Counter(counters))
+    if job.flush_logs():
+        changes["has_logs"] = True
+    Run.objects.filter(pk=job.run.pk).update(**changes)
+
+
+def release(job: Job, unit: Unit, reason: str) -> None:
+    """Put an interrupted container back to pending: its work was never committed."""
+    job.drop_logs_of(unit)
+    with transaction.atomic():
+        RunContainer.objects.filter(pk=unit.pk, status=Unit.Status.RUNNING).update(
+            status=Unit.Status.PENDING, started_at=None, heartbeat_at=None, worker=""
+        )
+        job.run.log(f"{unit.name}: {reason}")
+
+
+def wrap_up(job: Job) -> bool:
+    """Land the run if this worker is the last one out. True when work was put back meanwhile."""
+    with transaction.atomic():
+        run = Run.objects.select_for_update().get(pk=job.run.pk)
+        if run.status != RunStatus.RUNNING:
+            return False
+        job.run = run
+        open_units = set(
+            run.containers.filter(status__in=[Unit.Status.PENDING, Unit.Status.RUNNING])
+            .values_list("status", flat=True)
+            .distinct()
+        )
+        if Unit.Status.RUNNING in open_units:
+            return False  # another worker is on a container: it lands the run
+        if run.abort_requested_at:
+            run.log(f"Aborted by {run.aborted_by or 'System'}: {progress(run)} finished")
+            run.land(RunStatus.ABORTED)
+            return False
+        if open_units:
+            return True  # the reaper put a dead worker's container back: take it
+        try:
+            add_counters(job, job.operation.finish(job))
+        except Exception as error:  # noqa: BLE001
+            logger.exception("finishing run #%s failed", run.pk)
+            raise Fatal(f"could not finish: {error}") from error
+        run.refresh_from_db()
+        run.log(f"Finished: {progress(run)} processed")
+        run.land(RunStatus.SUCCESS)
+        return False
+
+
+def land_failure(job: Job, detail: str) -> None:
+    with transaction.atomic():
+        run = Run.objects.select_for_update().get(pk=job.run.pk)
+        if run.status != RunStatus.RUNNING:
+            return
+        job.flush_logs()
+        reopen_running(run)
+        run.log(detail[:1].upper() + detail[1:], RunLog.Level.ERROR)
+        run.land(RunStatus.FAILURE, detail)
+
+
+def reopen_running(run: Run) -> int:
+    """Containers left running by a worker that stopped go back to unfinished."""
+    return run.containers.filter(status=Unit.Status.RUNNING).update(
+        status=Unit.Status.PENDING, started_at=None, heartbeat_at=None, worker=""
+    )
+
+
+def progress(run: Run) -> str:
+    return f"{run.containers_done} of {run.containers_total} {run.operation.unit_label}"
+
+
+def reap() -> int:
+    """Land the runs whose workers stopped beating; free containers of workers that died while
+    another worker on the same run lives on. Returns how many runs were landed."""
+    deadline = timezone.now() - timedelta(seconds=settings.RUNBOARD["HEARTBEAT_TIMEOUT"])
+    RunContainer.objects.filter(
+        status=Unit.Status.RUNNING,
+        heartbeat_at__lt=deadline,
+        run__status=RunStatus.RUNNING,
+        run__heartbeat_at__gte=deadline,
+    ).update(status=Unit.Status.PENDING, started_at=None, heartbeat_at=None, worker="")
+    landed = 0
+    stale = Run.objects.filter(status=RunStatus.RUNNING, heartbeat_at__lt=deadline)
+    for pk in stale.values_list("pk", flat=True):
+        with transaction.atomic():
+            run = stale.select_for_update().filter(pk=pk).first()
+            if run is None:
+                continue
+            reopen_running(run)
+            since = timezone.localtime(run.heartbeat_at).strftime("%H:%M:%S")
+            if run.abort_requested_at:
+                run.log(
+                    f"No worker acknowledged the abort (silent since {since}): aborted by the system"
+                )
+                landed += run.land(RunStatus.ABORTED)
+            else:
+                run.log(f"Worker lost: no heartbeat since {since}", RunLog.Level.ERROR)
+                landed += run.land(
+                    RunStatus.FAILURE, f"worker lost (no heartbeat since {since} UTC)"
+                )
+    return landed
+
+
+class Reaper(threading.Thread):
+    """Runs reap() every REAP_EVERY seconds inside a worker process."""
+
+    def __init__(self):
+        super().__init__(daemon=True, name="reaper")
+
+    def run(self) -> None:
+        while True:
+            time.sleep(settings.RUNBOARD["REAP_EVERY"])
+            try:
+                close_old_connections()
+                if landed := reap():
+                    logger.warning("reaper landed %d run(s) whose worker was lost", landed)
+            except Exception:
+                logger.exception("reaper failed")

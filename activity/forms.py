@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from django import forms
+
+from activity.operations import OPERATIONS
+from activity.operations.base import OptionsForm
+from activity.rules import RunType
+
+# External Scans start from a container's page, with the file of records they check.
+LAUNCHABLE = [t for t in RunType if t != RunType.EXTERNAL_SCAN]
+
+
+class LaunchForm(forms.Form):
+    """Which operation, on which datastore; the operation's own form holds its options."""
+
+    datastore = forms.ModelChoiceField(queryset=None, empty_label=None)
+    type = forms.ChoiceField(choices=[(t.value, t.label) for t in LAUNCHABLE], initial=RunType.SCAN)
+    target = forms.ModelChoiceField(
+        queryset=None, required=False, help_text="Promote: where the checks are copied to."
+    )
+
+    def __init__(self, *args, datastores, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["datastore"].queryset = datastores
+        self.fields["target"].queryset = datastores
+
+    def chosen(self, name: str):
+        """The choice as submitted so far, before the whole form validates (to show options)."""
+        field = self.fields[name]
+        try:
+            return field.clean(self[name].value() or field.initial)
+        except forms.ValidationError:
+            return None
+
+    def clean(self):
+        data = super().clean()
+        if data.get("type") == RunType.PROMOTE and not data.get("target"):
+            self.add_error("target", "Choose the datastore to promote checks to.")
+        return data
+
+    def options_form(self, data=None) -> OptionsForm:
+        run_type = self.chosen("type") or RunType.SCAN
+        datastore = self.chosen("datastore") or self.fields["datastore"].queryset.first()
+        target = self.chosen("target") if run_type == RunType.PROMOTE else None
+        form_class = OPERATIONS[run_type].options_form
+        return form_class(data, datastore=datastore, target=target, prefix="option")
+
+
+class UploadForm(forms.Form):
+    file = forms.FileField(
+        label="CSV file", help_text="A header row naming the container's columns, then records."
+    )

@@ -1,0 +1,246 @@
+"""The Activity list: its filters, keyset pages, and the figures above it.
+
+Every query here starts from Run.objects.visible_to(user), runs in constant time whatever the
+depth of the history (keyset pages on indexed columns, no COUNT over the history), and the whole
+page costs a fixed number of queries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from django import forms
+from django.db.models import Avg, BigIntegerField, Count, Q, Sum
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast
+from django.utils import timezone
+
+from accounts.models import User
+from activity.models import Run, RunDay
+from activity.rules import RunStatus, RunType
+from catalog.models import Datastore
+
+# sort key → the (field, descending) columns the keyset pages on, the id always last
+SORTS = {
+    "newest": (("id", True),),
+    "oldest": (("id", False),),
+    "longest": (("duration", True), ("id", True)),
+    "shortest": (("duration", False), ("id", False)),
+}
+SORT_LABELS = [
+    ("newest", "Newest first"),
+    ("oldest", "Oldest first"),
+    ("longest", "Longest first"),
+    ("shortest", "Shortest first"),
+]
+PAGE_SIZES = [25, 50, 100]
+HEATMAP_WEEKS = 26
+
+
+class RunFilters(forms.Form):
+    """The list's query string. Invalid input is a 400 with these messages, never a 500."""
+
+    q = forms.CharField(required=False, max_length=20, label="Run")
+    type = forms.ChoiceField(required=False, choices=[("", "All types"), *RunType.choices])
+    status = forms.ChoiceField(required=False, choices=[("", "All"), *RunStatus.choices])
+    datastore = forms.TypedChoiceField(required=False, coerce=int, empty_value=None)
+    triggered_by = forms.TypedChoiceField(required=False, coerce=int, empty_value=None)
+    has_logs = forms.BooleanField(required=False)
+    created_from = forms.DateField(required=False)
+    created_to = forms.DateField(required=False)
+    sort = forms.ChoiceField(required=False, choices=SORT_LABELS)
+    size = forms.TypedChoiceField(
+        required=False, coerce=int, empty_value=50, choices=[(n, n) for n in PAGE_SIZES]
+    )
+    after = forms.CharField(required=False, max_length=60)
+    before = forms.CharField(required=False, max_length=60)
+
+    def __init__(self, *args, datastores, people, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["datastore"].choices = [("", "All"), *((d.pk, d.name) for d in datastores)]
+        self.fields["triggered_by"].choices = [
+            ("", "Anyone"),
+            *((u.pk, u.username) for u in people),
+        ]
+
+    def clean_q(self) -> int | None:
+        text = self.cleaned_data["q"].strip().lstrip("#")
+        if not text:
+            return None
+        if not text.isdigit():
+            raise forms.ValidationError("Search by run id: a number such as #1294.")
+        return int(text)
+
+    def clean(self):
+        data = super().clean()
+        data["sort"] = data.get("sort") or "newest"
+        start, end = data.get("created_from"), data.get("created_to")
+        if start and end and start > end:
+            raise forms.ValidationError("The date range ends before it starts.")
+        if data.get("after") and data.get("before"):
+            raise forms.ValidationError("Ask for the newer or the older page, not both.")
+        for name in ("after", "before"):
+            if data.get(name):
+                data[name] = parse_cursor(data[name], data["sort"])
+        return data
+
+
+def parse_cursor(text: str, sort: str) -> tuple:
+    parts = text.split(":")
+    if len(parts) != len(SORTS[sort]) or not all(p.isdigit() for p in parts):
+        raise forms.ValidationError("That page link is malformed: go back to the first page.")
+    values = [int(p) for p in parts]
+    if len(values) == 2:
+        return (timedelta(microseconds=values[0]), values[1])
+    return tuple(values)
+
+
+def cursor_of(run: Run, sort: str) -> str:
+    if len(SORTS[sort]) == 2:
+        micros = run.duration // timedelta(microseconds=1)
+        return f"{micros}:{run.pk}"
+    return str(run.pk)
+
+
+def filter_form(user: User, data) -> RunFilters:
+    datastores = Datastore.objects.visible_to(user).only("name")
+    people = User.objects.filter(is_active=True).only("username").order_by("username")
+    if not user.is_admin:
+        people = people.filter(teams__datastores__in=list(user.datastore_levels)).distinct()
+    return RunFilters(data, datastores=datastores, people=people)
+
+
+def filtered(user: User, filters: dict, scope: Datastore | None = None):
+    """Visible runs matching the filters, status excepted (the tabs count without it)."""
+    runs = Run.objects.visible_to(user)
+    if scope is not None:
+        runs = runs.filter(datastore=scope)
+    if filters.get("q") is not None:
+        runs = runs.filter(pk=filters["q"])
+    if filters.get("type"):
+        runs = runs.filter(type=filters["type"])
+    if filters.get("datastore"):
+        runs = runs.filter(datastore_id=filters["datastore"])
+    if filters.get("triggered_by"):
+        runs = runs.filter(triggered_by_id=filters["triggered_by"])
+    if filters.get("has_logs"):
+        runs = runs.filter(has_logs=True)
+    if filters.get("created_from"):
+        runs = runs.filter(created_at__gte=start_of(filters["created_from"]))
+    if filters.get("created_to"):
+        runs = runs.filter(created_at__lt=start_of(filters["created_to"] + timedelta(days=1)))
+    return runs
+
+
+@dataclass
+class Page:
+    runs: list[Run]
+    newer: str | None  # cursor of the page before (newer in the default sort)
+    older: str | None
+
+
+def page(runs, filters: dict) -> Page:
+    """One keyset page: `after` moves along the sort, `before` back; no OFFSET, no COUNT."""
+    sort, size = filters["sort"], filters.get("size") or 50
+    columns = SORTS[sort]
+    if filters.get("status"):
+        runs = runs.filter(status=filters["status"])
+    if len(columns) == 2:
+        runs = runs.filter(duration__isnull=False)
+    backwards = bool(filters.get("before"))
+    cursor = filters.get("before") or filters.get("after")
+    if cursor:
+        runs = runs.filter(beyond(columns, cursor, forward=not backwards))
+    order = [f"{'-' if desc != backwards else ''}{name}" for name, desc in columns]
+    rows = list(runs.for_rows().order_by(*order)[: size + 1])
+    more = len(rows) > size
+    rows = rows[:size]
+    if backwards:
+        rows.reverse()
+    at_start = not cursor or (backwards and not more)
+    at_end = (not backwards and not more) or not rows
+    return Page(
+        runs=rows,
+        newer=None if at_start or not rows else cursor_of(rows[0], sort),
+        older=None if at_end else cursor_of(rows[-1], sort),
+    )
+
+
+def beyond(columns, cursor: tuple, *, forward: bool) -> Q:
+    """Rows after the cursor in the sort order (forward) or before it: a row-value comparison
+    spelled out, (a < x) OR (a = x AND b < y), which the (a, b) indexes serve."""
+    condition = Q()
+    for i, (name, desc) in enumerate(columns):
+        lookup = "lt" if desc == forward else "gt"
+        equal = {columns[j][0]: cursor[j] for j in range(i)}
+        condition |= Q(**equal, **{f"{name}__{lookup}": cursor[i]})
+    return condition
+
+
+def live_counts(runs) -> dict[str, int]:
+    """Queued and running counts for the tabs: only live runs are counted, never the history."""
+    return dict(runs.live().order_by().values_list("status").annotate(n=Count("id")))
+
+
+def queue_positions(runs: list[Run]) -> dict[int, int]:
+    """Each queued run's place in the queue (every datastore's queued runs wait together)."""
+    if not any(run.status == RunStatus.QUEUED for run in runs):
+        return {}
+    queued = Run.objects.filter(status=RunStatus.QUEUED).order_by("id").values_list("pk", flat=True)
+    return {pk: place for place, pk in enumerate(queued, start=1)}
+
+
+def kpis(user: User, scope: Datastore | None = None) -> dict:
+    """The strip above the list: the last 7 days of runs the user can see."""
+    runs = Run.objects.visible_to(user).filter(created_at__gte=timezone.now() - timedelta(days=7))
+    if scope is not None:
+        runs = runs.filter(datastore=scope)
+    figures = runs.aggregate(
+        total=Count("id"),
+        succeeded=Count("id", filter=Q(status=RunStatus.SUCCESS)),
+        failed=Count("id", filter=Q(status=RunStatus.FAILURE)),
+        aborted=Count("id", filter=Q(status=RunStatus.ABORTED)),
+        duration=Avg("duration"),
+        records=Sum(Cast(KT("counters__records_scanned"), BigIntegerField())),
+    )
+    finished = figures["succeeded"] + figures["failed"] + figures["aborted"]
+    figures["success_rate"] = 100 * figures["succeeded"] / finished if finished else None
+    return figures
+
+
+@dataclass
+class HeatDay:
+    day: date
+    runs: int
+    level: int
+    future: bool
+
+
+def heatmap(user: User, scope: Datastore | None = None) -> dict:
+    """Runs per day for the last 26 weeks, Monday-first columns, from the daily counts."""
+    today = timezone.now().date()
+    first = today - timedelta(days=today.weekday() + 7 * (HEATMAP_WEEKS - 1))
+    days = RunDay.objects.filter(day__gte=first)
+    if scope is not None:
+        days = days.filter(datastore=scope)
+    elif not user.is_admin:
+        days = days.filter(datastore_id__in=list(user.datastore_levels))
+    counts = dict(days.order_by().values_list("day").annotate(n=Sum("runs")))
+    peak = max(counts.values(), default=0)
+    cells = []
+    for offset in range(7 * HEATMAP_WEEKS):
+        day = first + timedelta(days=offset)
+        n = counts.get(day, 0)
+        level = 0 if not n else min(4, 1 + (4 * (n - 1)) // max(peak, 1))
+        cells.append(HeatDay(day, n, level, day > today))
+    months = []  # one label per week column, set where a month starts
+    for week in range(HEATMAP_WEEKS):
+        monday = first + timedelta(weeks=week)
+        starts = week == 0 or monday.month != (monday - timedelta(weeks=1)).month
+        months.append(monday.strftime("%b") if starts else "")
+    return {"cells": cells, "months": months, "total": sum(counts.values()), "today": today}
+
+
+def start_of(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=timezone.get_current_timezone())

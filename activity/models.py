@@ -1,0 +1,624 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, connection, models, transaction
+from django.db.models import Count, F, OuterRef, Q, Subquery
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.functional import cached_property
+
+from activity import rules
+from activity.rules import LIVE, TERMINAL, Action, InvalidTransition, RunStatus, RunType
+from catalog.models import Anomaly, Container, Datastore
+
+UNITS_SHOWN = 50
+LOG_SHOWN = 200
+
+
+@dataclass
+class RunDetail:
+    units: list[RunContainer]
+    unit_counts: dict[str, int]
+    logs: list[RunLog]
+    log_total: int | None
+    last_log_id: int
+    events: list[RunEvent]
+    counters: list[tuple[str, int]]
+    anomalies: int
+
+    @property
+    def more_units(self) -> int:
+        return sum(self.unit_counts.values()) - len(self.units)
+
+
+class RunQuerySet(models.QuerySet):
+    def visible_to(self, user) -> RunQuerySet:
+        """Runs of the datastores the user has any level on: start every user query here."""
+        if user.is_admin:
+            return self
+        return self.filter(datastore_id__in=list(user.datastore_levels))
+
+    def live(self) -> RunQuerySet:
+        return self.filter(status__in=LIVE)
+
+    def terminal(self) -> RunQuerySet:
+        return self.filter(status__in=TERMINAL)
+
+    def with_links(self) -> RunQuerySet:
+        """Annotate the id of each run's resume, so the rules need no query per row."""
+        resume = Run.objects.filter(parent=OuterRef("pk"), link=Run.Link.RESUME).values("pk")[:1]
+        return self.annotate(resumed_as_id=Subquery(resume))
+
+    def for_rows(self) -> RunQuerySet:
+        return self.with_links().select_related("datastore", "target", "triggered_by", "aborted_by")
+
+
+class Run(models.Model):
+    """One execution of an operation (SPEC §3). Its transitions are the methods below."""
+
+    Type = RunType
+    Status = RunStatus
+    InvalidTransition = InvalidTransition
+
+    class Link(models.TextChoices):
+        RESUME = "resume", "Resume"
+        RERUN = "rerun", "Rerun"
+
+    class Trigger(models.TextChoices):
+        MANUAL = "manual", "Manual"
+        SCHEDULE = "schedule", "Schedule"
+        API = "api", "API"
+
+    type = models.CharField(max_length=16, choices=RunType.choices)
+    status = models.CharField(max_length=8, choices=RunStatus.choices, default=RunStatus.QUEUED)
+    datastore = models.ForeignKey(Datastore, on_delete=models.PROTECT, related_name="runs")
+    target = models.ForeignKey(
+        Datastore, null=True, blank=True, on_delete=models.PROTECT, related_name="runs_in"
+    )
+    options = models.JSONField(default=dict, blank=True)
+
+    triggered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    trigger = models.CharField(max_length=8, choices=Trigger.choices, default=Trigger.MANUAL)
+    trigger_label = models.CharField(max_length=100, blank=True)
+    # A client-chosen key (a form's, an API call's) that makes a double submit return the same run.
+    request_key = models.CharField(max_length=64, null=True, blank=True, unique=True)
+
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # Stored at the end, not derived, so "sort by duration" can use an index.
+    duration = models.DurationField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    abort_requested_at = models.DateTimeField(null=True, blank=True)
+    aborted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children"
+    )
+    link = models.CharField(max_length=8, choices=Link.choices, blank=True)
+
+    message = models.TextField(blank=True)
+    detail = models.TextField(blank=True)
+    has_logs = models.BooleanField(default=False)
+    counters = models.JSONField(default=dict, blank=True)
+    # Progress, kept by the engine as it goes so that lists need no aggregate per row.
+    containers_total = models.PositiveIntegerField(default=0)
+    containers_done = models.PositiveIntegerField(default=0)
+    containers_succeeded = models.PositiveIntegerField(default=0)
+
+    objects = RunQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-id"]
+        # The Activity list pages by id (keyset), newest first, under any one of these filters.
+        indexes = [
+            models.Index(F("status"), F("id").desc(), name="run_status_idx"),
+            models.Index(F("type"), F("id").desc(), name="run_type_idx"),
+            models.Index(F("datastore"), F("id").desc(), name="run_datastore_idx"),
+            models.Index(F("triggered_by"), F("id").desc(), name="run_trigger_idx"),
+            models.Index(F("created_at"), name="run_created_idx"),
+            models.Index(F("duration"), F("id"), name="run_duration_idx"),
+            models.Index(F("id").desc(), condition=Q(has_logs=True), name="run_has_logs_idx"),
+            models.Index(F("id"), condition=Q(status__in=LIVE), name="run_live_idx"),
+        ]
+        constraints = [
+            # A run is resumed once (SPEC §4): the database settles two simultaneous Resumes.
+            models.UniqueConstraint(
+                fields=["parent"], condition=Q(link="resume"), name="run_resumed_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.get_type_display()}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("activity:run-detail", args=[self.pk])
+
+    @cached_property
+    def resumed_as_id(self) -> int | None:
+        """The id of this run's resume; RunQuerySet.with_links() annotates it for lists."""
+        return self.children.filter(link=self.Link.RESUME).values_list("pk", flat=True).first()
+
+    @property
+    def is_live(self) -> bool:
+        return self.status in LIVE
+
+    @property
+    def is_aborting(self) -> bool:
+        return self.status == RunStatus.RUNNING and self.abort_requested_at is not None
+
+    @property
+    def elapsed(self) -> timedelta | None:
+        if self.duration is not None:
+            return self.duration
+        if self.started_at is None:
+            return None
+        return (self.finished_at or timezone.now()) - self.started_at
+
+    @property
+    def completed_with_logs(self) -> bool:
+        """A success whose log holds warnings or errors (SPEC §3.2): still a success."""
+        return self.status == RunStatus.SUCCESS and self.has_logs
+
+    @property
+    def operation(self):
+        from activity.operations import OPERATIONS
+
+        return OPERATIONS[self.type]
+
+    def actions_for(self, user) -> list[Action]:
+        return rules.available_actions(self, user)
+
+    @property
+    def summary(self) -> str:
+        return self.operation.summary(self)
+
+    @property
+    def option_chips(self) -> list[str]:
+        """The options it was launched with, as the expanded row's chips."""
+        chips = []
+        for key, value in self.options.items():
+            name = key.replace("_", " ")
+            if value is True:
+                chips.append(name)
+            elif key == "containers" and not value:
+                chips.append(f"containers: all ({self.containers_total})")
+            elif isinstance(value, list):
+                shown = ", ".join(map(str, value[:3])) + (
+                    f" +{len(value) - 3}" if len(value) > 3 else ""
+                )
+                chips.append(f"{name}: {shown}")
+            elif value not in (False, None, ""):
+                chips.append(f"{name} {value}")
+        return chips
+
+    @property
+    def failed_units(self) -> int:
+        return self.containers_done - self.containers_succeeded
+
+    @property
+    def unfinished(self) -> int:
+        """How many containers a resume of this run would pick up."""
+        return self.containers_total - self.containers_succeeded
+
+    def detail_view(self, *, errors_only: bool = False, after_log: int | None = None) -> RunDetail:
+        """What the expanded row shows, in a fixed number of queries whatever the run's size:
+        the first containers, the run-level log tail (or what came after `after_log`), the
+        timeline and the counters."""
+        last = RunLog.objects.filter(unit=OuterRef("pk")).order_by("-id")
+        units = (
+            self.containers.select_related("container")
+            .annotate(
+                log_count=Count("logs"),
+                last_level=Subquery(last.values("level")[:1]),
+                last_message=Subquery(last.values("message")[:1]),
+            )
+            .order_by("position")[:UNITS_SHOWN]
+        )
+        logs = self.logs.filter(unit__isnull=True)
+        if errors_only:
+            logs = logs.exclude(level=RunLog.Level.INFO)
+        tail = logs.filter(pk__gt=after_log) if after_log is not None else logs
+        tail = list(tail.order_by("-id")[:LOG_SHOWN])[::-1]
+        counts = dict(self.containers.order_by().values_list("status").annotate(n=Count("id")))
+        return RunDetail(
+            units=list(units),
+            unit_counts=counts,
+            logs=tail,
+            log_total=logs.count() if after_log is None else None,
+            last_log_id=tail[-1].pk if tail else after_log or 0,
+            events=list(self.events.all()),
+            counters=[(label, self.counters.get(key, 0)) for key, label in self.operation.counters],
+            anomalies=Anomaly.objects.filter(run_number=self.pk).count(),
+        )
+
+    # Launching -----------------------------------------------------------------------------
+
+    @classmethod
+    def launch(
+        cls,
+        type: RunType,
+        datastore: Datastore,
+        *,
+        by,
+        options: dict | None = None,
+        target: Datastore | None = None,
+        trigger: Trigger = Trigger.MANUAL,
+        request_key: str | None = None,
+    ) -> Run:
+        """Create a queued run with its containers and enqueue it once the transaction commits.
+
+        Raises InvalidTransition without the editor permission, and ValidationError for options
+        the operation refuses. A repeated request_key returns the run it created first.
+        """
+        rules.authorize_launch(by, datastore, target)
+        if request_key and (earlier := cls.objects.filter(request_key=request_key).first()):
+            return earlier
+        from activity.operations import OPERATIONS
+
+        operation = OPERATIONS[type]
+        options = operation.clean_options(datastore, options or {}, target=target)
+        units = operation.plan(datastore, options, target=target)
+        return cls._create(
+            type=type,
+            datastore=datastore,
+            target=target,
+            options=options,
+            units=units,
+            by=by,
+            trigger=trigger,
+            request_key=request_key,
+        )
+
+    @classmethod
+    def _create(cls, *, units, by, parent=None, link="", request_key=None, **fields) -> Run:
+        try:
+            with transaction.atomic():
+                run = cls.objects.create(
+                    triggered_by=by,
+                    parent=parent,
+                    link=link,
+                    request_key=request_key,
+                    containers_total=len(units),
+                    **fields,
+                )
+                RunContainer.objects.bulk_create(
+                    RunContainer(run=run, container=container, name=name, position=position)
+                    for position, (container, name) in enumerate(units)
+                )
+                RunDay.count(run, +1)
+                note = f"{link} of #{parent.pk}" if parent else ""
+                run.record(RunEvent.Kind.CREATED, by=by, related=parent, note=note)
+                run.log(f"Queued by {by or 'System'}" + (f" · {note}" if note else ""))
+                transaction.on_commit(run.enqueue)
+        except IntegrityError:
+            if request_key and (earlier := cls.objects.filter(request_key=request_key).first()):
+                return earlier
+            raise
+        return run
+
+    def enqueue(self) -> None:
+        """One task; the worker that starts the run calls in helpers once it knows the work."""
+        from activity.tasks import execute_run
+
+        execute_run.enqueue(self.pk)
+
+    # Transitions asked for by people ---------------------------------------------------------
+
+    def abort(self, by) -> None:
+        """Queued: aborted at once. Running: abort requested; the worker lands it on aborted."""
+        rules.authorize(self, Action.ABORT, by)
+        now = timezone.now()
+        with transaction.atomic():
+            live = Run.objects.filter(pk=self.pk)
+            if live.filter(status=RunStatus.QUEUED).update(
+                status=RunStatus.ABORTED, abort_requested_at=now, aborted_by=by, finished_at=now
+            ):
+                self.record(RunEvent.Kind.ABORT_REQUESTED, by=by, at=now)
+                self.record(RunEvent.Kind.FINISHED, note=RunStatus.ABORTED, at=now)
+                self.log(f"Aborted by {by} before it started")
+            elif live.filter(status=RunStatus.RUNNING, abort_requested_at__isnull=True).update(
+                abort_requested_at=now, aborted_by=by
+            ):
+                self.record(RunEvent.Kind.ABORT_REQUESTED, by=by, at=now)
+                self.log(f"Abort requested by {by}")
+            else:
+                self._refuse(Action.ABORT)
+        self.refresh_from_db()
+
+    def resume(self, by) -> Run:
+        """A new run, linked to this one, for the containers that did not finish with success."""
+        rules.authorize(self, Action.RESUME, by)
+        with transaction.atomic():
+            parent = self._locked()
+            rules.authorize(parent, Action.RESUME, by)
+            unfinished = parent.containers.exclude(status=RunContainer.Status.SUCCESS)
+            units = [(unit.container, unit.name) for unit in unfinished.select_related("container")]
+            try:
+                with transaction.atomic():
+                    child = parent._spawn(self.Link.RESUME, units, by)
+            except IntegrityError:
+                self._refuse(Action.RESUME)
+        return child
+
+    def rerun(self, by, request_key: str | None = None) -> Run:
+        """A new run, linked to this one, with the same options, that processes everything."""
+        rules.authorize(self, Action.RERUN, by)
+        if request_key and (earlier := Run.objects.filter(request_key=request_key).first()):
+            return earlier
+        with transaction.atomic():
+            parent = self._locked()
+            rules.authorize(parent, Action.RERUN, by)
+            # The same options, checked again: a container they name may have gone since.
+            options = self.operation.clean_options(parent.datastore, parent.options, parent.target)
+            units = self.operation.plan(parent.datastore, options, target=parent.target)
+            return parent._spawn(self.Link.RERUN, units, by, request_key=request_key)
+
+    def delete_by(self, by) -> None:
+        """Remove a terminal run from the Activity; its artifacts stay, an audit record remains."""
+        rules.authorize(self, Action.DELETE, by)
+        with transaction.atomic():
+            run = self._locked()
+            rules.authorize(run, Action.DELETE, by)
+            deleted, _ = Run.objects.filter(pk=run.pk, status__in=TERMINAL).delete()
+            if not deleted:
+                self._refuse(Action.DELETE)
+            RunDay.count(run, -1)
+            DeletedRun.objects.create(
+                run_number=run.pk,
+                type=run.type,
+                status=run.status,
+                datastore=run.datastore,
+                datastore_name=run.datastore.name,
+                run_created_at=run.created_at,
+                deleted_by=by,
+                deleted_by_name=str(by),
+            )
+
+    def _locked(self) -> Run:
+        """This run re-read under a row lock (PostgreSQL; SQLite transactions are IMMEDIATE)."""
+        run = Run.objects.select_for_update().filter(pk=self.pk).select_related("datastore").first()
+        if run is None:
+            raise InvalidTransition(f"Run #{self.pk} no longer exists: someone deleted it.")
+        return run
+
+    def _refuse(self, action: Action):
+        try:
+            self.refresh_from_db()
+        except Run.DoesNotExist:
+            raise InvalidTransition(
+                f"Run #{self.pk} no longer exists: someone deleted it."
+            ) from None
+        self.__dict__.pop("resumed_as_id", None)
+        raise InvalidTransition(
+            rules.state_refusal(self, action) or f"Run #{self.pk} changed: try again."
+        )
+
+    def _spawn(self, link: Link, units, by, request_key: str | None = None) -> Run:
+        child = Run._create(
+            type=self.type,
+            datastore=self.datastore,
+            target=self.target,
+            options=self.options,
+            units=units,
+            by=by,
+            parent=self,
+            link=link,
+            request_key=request_key,
+        )
+        kind = RunEvent.Kind.RESUMED_AS if link == self.Link.RESUME else RunEvent.Kind.RERUN_AS
+        self.record(kind, by=by, related=child)
+        return child
+
+    # Transitions made by workers ---------------------------------------------------------------
+
+    def start(self, worker: str) -> bool:
+        """queued → running. False when another worker started it or it was aborted first."""
+        now = timezone.now()
+        if not Run.objects.filter(pk=self.pk, status=RunStatus.QUEUED).update(
+            status=RunStatus.RUNNING, started_at=now, heartbeat_at=now
+        ):
+            return False
+        self.record(RunEvent.Kind.STARTED, note=worker, at=now)
+        self.log(f"Started on {worker}")
+        self.refresh_from_db()
+        return True
+
+    def land(self, status: RunStatus, detail: str = "") -> bool:
+        """running → terminal, exactly once however many workers try. Call inside atomic()."""
+        now = timezone.now()
+        landed = Run.objects.filter(pk=self.pk, status=RunStatus.RUNNING).update(
+            status=status,
+            finished_at=now,
+            duration=now - F("started_at"),
+            detail=detail,
+            heartbeat_at=None,
+        )
+        if landed:
+            self.record(RunEvent.Kind.FINISHED, note=status, at=now)
+            self.refresh_from_db()
+        return bool(landed)
+
+    # Timeline and log -------------------------------------------------------------------------
+
+    def record(self, kind, *, by=None, related: Run | None = None, note: str = "", at=None):
+        return RunEvent.objects.create(
+            run=self,
+            kind=kind,
+            at=at or timezone.now(),
+            actor=by,
+            actor_name=str(by) if by else "",
+            related_run_number=related.pk if related else None,
+            note=note,
+        )
+
+    def log(self, message: str, level: str = "info", unit: RunContainer | None = None) -> RunLog:
+        entry = RunLog.objects.create(run=self, unit=unit, level=level, message=message)
+        if level != RunLog.Level.INFO and not self.has_logs:
+            Run.objects.filter(pk=self.pk).update(has_logs=True)
+            self.has_logs = True
+        return entry
+
+
+class RunContainer(models.Model):
+    """One requested container (or asset) of a run, with its own progress: Resume relies on it."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        SUCCESS = "success", "Success"
+        FAILURE = "failure", "Failure"
+        SKIPPED = "skipped", "Skipped"
+
+    FINISHED = (Status.SUCCESS, Status.FAILURE, Status.SKIPPED)
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="containers")
+    container = models.ForeignKey(
+        Container, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    name = models.CharField(max_length=255)
+    position = models.PositiveIntegerField(default=0)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    worker = models.CharField(max_length=64, blank=True)
+    counters = models.JSONField(default=dict, blank=True)
+    # What the operation remembers of this unit beyond counters (a scan: the checks that passed).
+    result = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["run", "position"]
+        indexes = [
+            models.Index(fields=["run", "status", "position"], name="runcontainer_claim_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} of run #{self.run_id}"
+
+    @property
+    def duration(self) -> timedelta | None:
+        if self.started_at and self.finished_at:
+            return self.finished_at - self.started_at
+        return None
+
+
+class RunLog(models.Model):
+    """An append-only log entry of a run, optionally about one of its containers."""
+
+    class Level(models.TextChoices):
+        INFO = "info", "info"
+        WARNING = "warning", "warning"
+        ERROR = "error", "error"
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="logs")
+    unit = models.ForeignKey(
+        RunContainer, null=True, blank=True, on_delete=models.CASCADE, related_name="logs"
+    )
+    at = models.DateTimeField(default=timezone.now)
+    level = models.CharField(max_length=8, choices=Level.choices, default=Level.INFO)
+    message = models.TextField()
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["run", "id"], name="runlog_run_idx")]
+
+    def __str__(self) -> str:
+        return f"[{self.level}] {self.message}"
+
+
+class RunEvent(models.Model):
+    """The timeline of a run: who did what, when."""
+
+    class Kind(models.TextChoices):
+        CREATED = "created", "Created"
+        STARTED = "started", "Started"
+        ABORT_REQUESTED = "abort_requested", "Abort requested"
+        FINISHED = "finished", "Finished"
+        RESUMED_AS = "resumed_as", "Resumed as"
+        RERUN_AS = "rerun_as", "Rerun as"
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="events")
+    at = models.DateTimeField(default=timezone.now)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_name = models.CharField(max_length=150, blank=True)
+    related_run_number = models.BigIntegerField(null=True, blank=True)
+    note = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.note}".strip()
+
+
+class DeletedRun(models.Model):
+    """The audit record a deleted run leaves behind; it outlives the run."""
+
+    run_number = models.BigIntegerField(unique=True)
+    type = models.CharField(max_length=16, choices=RunType.choices)
+    status = models.CharField(max_length=8, choices=RunStatus.choices)
+    datastore = models.ForeignKey(
+        Datastore, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    datastore_name = models.CharField(max_length=100)
+    run_created_at = models.DateTimeField()
+    deleted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    deleted_by_name = models.CharField(max_length=150)
+    deleted_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-deleted_at"]
+
+    def __str__(self) -> str:
+        return f"#{self.run_number} deleted by {self.deleted_by_name}"
+
+
+class RunDay(models.Model):
+    """How many runs each datastore had each day: the heatmap reads this, not the history."""
+
+    datastore = models.ForeignKey(Datastore, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    runs = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["datastore", "day"], name="runday_unique"),
+        ]
+
+    @classmethod
+    def count(cls, run: Run, change: int) -> None:
+        """Add `change` to the run's day, in the caller's transaction (an upsert: no race)."""
+        table = connection.ops.quote_name(cls._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} (datastore_id, day, runs) VALUES (%s, %s, %s) "
+                f"ON CONFLICT (datastore_id, day) DO UPDATE SET runs = "
+                f"CASE WHEN {table}.runs + %s < 0 THEN 0 ELSE {table}.runs + %s END",
+                [run.datastore_id, run.created_at.date(), max(change, 0), change, change],
+            )
+
+
+class RunUpload(models.Model):
+    """The records an External Scan received, kept for the worker that checks them."""
+
+    run = models.OneToOneField(Run, on_delete=models.CASCADE, related_name="upload")
+    filename = models.CharField(max_length=255)
+    columns = models.JSONField()
+    rows = models.JSONField()
+
+    def __str__(self) -> str:
+        return f"{self.filename} of run #{self.run_id}"

@@ -1,0 +1,81 @@
+"""Small filters for how runs read: durations, start times, counts."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+
+from django import template
+from django.utils import timezone
+
+register = template.Library()
+
+
+@register.filter
+def duration(value: timedelta | None) -> str:
+    """12 s · 1m 12s · 11m 42s · 2h 03m"""
+    if value is None:
+        return "—"
+    seconds = int(value.total_seconds())
+    if seconds < 1:
+        return "<1 s"
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m {seconds:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m"
+
+
+@register.filter
+def since(value: datetime | None) -> str:
+    """How long ago, coarsely, for live rows: 22 s · 3 min · 2 h"""
+    if value is None:
+        return ""
+    seconds = int((timezone.now() - value).total_seconds())
+    if seconds < 60:
+        return f"{max(seconds, 0)} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+@register.filter
+def started(value: datetime | None) -> str:
+    """Today's times show only the time; older ones add the date (all UTC)."""
+    if value is None:
+        return "—"
+    value = timezone.localtime(value)
+    if value.date() == timezone.localdate():
+        return value.strftime("%H:%M:%S")
+    if value.year == timezone.localdate().year:
+        return value.strftime("%b %d %H:%M")
+    return value.strftime("%Y-%m-%d")
+
+
+@register.filter
+def compact(value: int | float | None) -> str:
+    """38.2M · 412 · 1.2k"""
+    if value is None:
+        return "—"
+    for threshold, size, suffix in ((1e9, 1e9, "B"), (1e6, 1e6, "M"), (1e4, 1e3, "k")):
+        if abs(value) >= threshold:
+            return f"{value / size:.1f}{suffix}"
+    return f"{value:,.0f}"
+
+
+@register.filter
+def get(mapping: dict, key):
+    return mapping.get(key, 0) if mapping else 0
+
+
+@register.filter
+def ratio(done: int, total: int) -> int:
+    return round(100 * done / total) if total else 0
+
+
+@register.simple_tag
+def form_key() -> str:
+    """A key for this rendering of a form: submitting it twice acts once."""
+    return secrets.token_urlsafe(16)

@@ -1,0 +1,356 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from activity import listing
+from activity.forms import LaunchForm, UploadForm
+from activity.models import Run, RunContainer
+from activity.operations.external_scan import read_csv, receive
+from activity.rules import Action, InvalidTransition
+from catalog.models import Container, Datastore
+
+LIST = "activity/run_list.html"
+
+
+def visible_run(request, pk: int) -> Run:
+    """The run if the user may see it; 404 otherwise, never 403 (SPEC §1)."""
+    return get_object_or_404(Run.objects.visible_to(request.user).for_rows(), pk=pk)
+
+
+def prepare(runs: list[Run], user) -> list[Run]:
+    """Attach what each row shows that is not a column: its actions and its place in the queue."""
+    places = listing.queue_positions(runs)
+    for run in runs:
+        run.actions = run.actions_for(user)
+        run.queue_place = places.get(run.pk)
+    return runs
+
+
+@require_GET
+def run_list(request, datastore_id: int | None = None):
+    scope = None
+    if datastore_id is not None:
+        scope = get_object_or_404(Datastore.objects.visible_to(request.user), pk=datastore_id)
+    form = listing.filter_form(request.user, request.GET)
+    context = {
+        "form": form,
+        "scope": scope,
+        "section": "activity",
+        "list_url": request.get_full_path(),
+    }
+    if not form.is_valid():
+        context |= {"runs": [], "errors": [e for errs in form.errors.values() for e in errs]}
+        return render(request, results_or_page(request), context, status=400)
+    filters = form.cleaned_data
+    runs = listing.filtered(request.user, filters, scope)
+    page = listing.page(runs, filters)
+    context |= {
+        "runs": prepare(page.runs, request.user),
+        "page": page,
+        "filters": filters,
+        "live_counts": listing.live_counts(runs),
+        "live_rows": sum(run.is_live for run in page.runs),
+        "query": query_without(request, "after", "before", "status"),
+    }
+    if not request.htmx or request.htmx.target != "results":
+        context |= {
+            "kpis": listing.kpis(request.user, scope),
+            "heatmap": listing.heatmap(request.user, scope),
+        }
+    return render(request, results_or_page(request), context)
+
+
+def results_or_page(request) -> str:
+    return f"{LIST}#results" if request.htmx and request.htmx.target == "results" else LIST
+
+
+def query_without(request, *names: str) -> str:
+    query = request.GET.copy()
+    for name in names:
+        query.pop(name, None)
+    return query.urlencode()
+
+
+@require_GET
+def run_detail(request, pk: int):
+    run = visible_run(request, pk)
+    if request.htmx:
+        return render_row(request, run, expanded=request.GET.get("view") != "row")
+    return render(request, "activity/run_detail.html", detail_context(request, run))
+
+
+def detail_context(request, run: Run, message: str = "") -> dict:
+    prepare([run], request.user)
+    return {
+        "run": run,
+        "expanded": True,
+        "message": message,
+        "section": "activity",
+        "detail": run.detail_view(errors_only=request.GET.get("log") == "errors"),
+        "list_url": safe_next(request),
+    }
+
+
+def render_row(
+    request, run: Run, *, expanded: bool, message: str = "", status: int = 200, extra=None
+):
+    prepare([run], request.user)
+    context = {
+        "run": run,
+        "expanded": expanded,
+        "message": message,
+        "list_url": safe_next(request),
+        **(extra or {}),
+    }
+    if expanded:
+        context["detail"] = run.detail_view(errors_only=request.GET.get("log") == "errors")
+    return render(request, "activity/run_row.html", context, status=status)
+
+
+def safe_next(request) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return target
+    return reverse("activity:run-list")
+
+
+@require_GET
+def unit_log(request, pk: int, unit_id: int):
+    run = visible_run(request, pk)
+    unit = get_object_or_404(RunContainer, run=run, pk=unit_id)
+    entries = unit.logs.order_by("id")[:500]
+    template = "activity/unit_log.html#entries" if request.htmx else "activity/unit_log.html"
+    return render(request, template, {"run": run, "unit": unit, "entries": entries})
+
+
+@require_GET
+def log_download(request, pk: int):
+    run = visible_run(request, pk)
+    entries = run.logs.select_related("unit").order_by("id").iterator(chunk_size=2000)
+    lines = (
+        f"{e.at:%Y-%m-%d %H:%M:%S} {e.level:<7} {e.unit.name + ': ' if e.unit else ''}{e.message}\n"
+        for e in entries
+    )
+    response = StreamingHttpResponse(lines, content_type="text/plain; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="run-{run.pk}.log"'
+    return response
+
+
+# Actions ---------------------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def run_abort(request, pk: int):
+    return act(request, pk, Action.ABORT)
+
+
+@require_POST
+def run_resume(request, pk: int):
+    return act(request, pk, Action.RESUME)
+
+
+@require_POST
+def run_rerun(request, pk: int):
+    return act(request, pk, Action.RERUN)
+
+
+@require_http_methods(["GET", "POST"])
+def run_delete(request, pk: int):
+    return act(request, pk, Action.DELETE)
+
+
+def act(request, pk: int, action: Action):
+    """Take the action; answer htmx with the row (and the new run), a browser with a redirect.
+
+    A refusal answers 403 (no permission) or 409 (the run moved on), with the row or the page
+    re-rendered around the message. GET is the confirmation page of Abort and Delete without JS.
+    """
+    run = visible_run(request, pk)
+    if request.method == "GET":
+        return render(
+            request,
+            "activity/confirm.html",
+            {"run": run, "action": action, "list_url": safe_next(request)},
+        )
+    try:
+        child = perform(run, action, request.user, request.POST.get("key"))
+    except (InvalidTransition, ValidationError) as refusal:
+        return refuse(request, run, refusal)
+    expanded = request.POST.get("expanded") == "1"
+    if not request.htmx:
+        messages.success(request, done_message(run, action, child))
+        return redirect(safe_next(request))
+    if action == Action.DELETE:
+        return HttpResponse("")
+    run = visible_run(request, pk)
+    extra = (
+        {"new_run": prepare([Run.objects.for_rows().get(pk=child.pk)], request.user)[0]}
+        if child
+        else {}
+    )
+    return render_row(request, run, expanded=expanded, extra=extra)
+
+
+def perform(run: Run, action: Action, user, key: str | None) -> Run | None:
+    match action:
+        case Action.ABORT:
+            run.abort(by=user)
+        case Action.RESUME:
+            return run.resume(by=user)
+        case Action.RERUN:
+            return run.rerun(by=user, request_key=key or None)
+        case Action.DELETE:
+            run.delete_by(user)
+    return None
+
+
+def refuse(request, run: Run, refusal: InvalidTransition | ValidationError):
+    forbidden = getattr(refusal, "forbidden", False)
+    status = 403 if forbidden else 409
+    message = (
+        refusal.message if isinstance(refusal, InvalidTransition) else " ".join(refusal.messages)
+    )
+    try:
+        run = Run.objects.visible_to(request.user).for_rows().get(pk=run.pk)
+    except Run.DoesNotExist:
+        return render(
+            request, "activity/run_gone.html", {"pk": run.pk, "message": message}, status=status
+        )
+    if request.htmx:
+        return render_row(
+            request,
+            run,
+            expanded=request.POST.get("expanded") == "1",
+            message=message,
+            status=status,
+        )
+    return render(
+        request, "activity/run_detail.html", detail_context(request, run, message), status=status
+    )
+
+
+def done_message(run: Run, action: Action, child: Run | None) -> str:
+    return {
+        Action.ABORT: f"Abort requested for run #{run.pk}.",
+        Action.RESUME: f"Run #{run.pk} resumed as #{child.pk if child else ''}.",
+        Action.RERUN: f"Run #{run.pk} rerun as #{child.pk if child else ''}.",
+        Action.DELETE: f"Run #{run.pk} deleted; what it produced stays.",
+    }[action]
+
+
+# Live updates ----------------------------------------------------------------------------------
+
+MAX_LIVE = 200
+
+
+@require_GET
+def live(request):
+    """One request for every live row of a page: their rows, and for open ones the new log
+    entries since the last one the page holds. Stops the polling when none is live any more."""
+    try:
+        seen = dict(token.split(":", 1) for token in request.GET.getlist("run")[:MAX_LIVE])
+        seen = {int(pk): status for pk, status in seen.items()}
+        opened = dict(token.split(":", 1) for token in request.GET.getlist("open")[:MAX_LIVE])
+        opened = {int(pk): int(last or 0) for pk, last in opened.items()}
+    except ValueError:
+        return HttpResponseBadRequest(
+            "Malformed live-update request: run=<id>:<status>, open=<id>:<last log id>."
+        )
+    runs = prepare(
+        list(Run.objects.visible_to(request.user).for_rows().filter(pk__in=seen)), request.user
+    )
+    for run in runs:
+        if run.pk in opened:
+            run.open_detail = run.detail_view(after_log=opened[run.pk])
+    changed = [
+        run
+        for run in runs
+        if run.status != seen[run.pk] or run.is_aborting and seen[run.pk] != "aborting"
+    ]
+    live_count = sum(run.is_live for run in runs)
+    return render(
+        request,
+        "activity/live.html",
+        {"runs": runs, "changed": changed, "still_live": live_count > 0, "live_count": live_count},
+    )
+
+
+# Launching -------------------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def launch(request):
+    editable = (
+        Datastore.objects.all()
+        if request.user.is_admin
+        else Datastore.objects.filter(
+            pk__in=[
+                pk for pk, level in request.user.datastore_levels.items() if level == level.EDITOR
+            ]
+        )
+    )
+    if not editable.exists():
+        raise PermissionDenied(
+            "You need the editor permission on a datastore to launch operations."
+        )
+    form = LaunchForm(request.POST or request.GET or None, datastores=editable)
+    options_form = form.options_form(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid() and options_form.is_valid():
+        try:
+            run = Run.launch(
+                form.cleaned_data["type"],
+                form.cleaned_data["datastore"],
+                by=request.user,
+                options=options_form.options(),
+                target=form.cleaned_data.get("target"),
+                request_key=request.POST.get("key") or None,
+            )
+        except (InvalidTransition, ValidationError) as error:
+            messages.error(request, getattr(error, "message", None) or " ".join(error.messages))
+        else:
+            messages.success(
+                request, f"Run #{run.pk} {run.get_type_display()} queued on {run.datastore}."
+            )
+            return redirect("activity:run-list")
+    template = "activity/launch.html#options" if request.htmx else "activity/launch.html"
+    return render(
+        request,
+        template,
+        {"form": form, "options_form": options_form, "section": "activity"},
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+@require_POST
+def external_scan(request, container_id: int):
+    container = get_object_or_404(
+        Container.objects.filter(datastore__in=Datastore.objects.visible_to(request.user)),
+        pk=container_id,
+    )
+    form = UploadForm(request.POST, request.FILES)
+    try:
+        if not request.user.can_edit(container.datastore_id):
+            raise InvalidTransition(
+                f"You need the editor permission on {container.datastore} to upload records.",
+                forbidden=True,
+            )
+        if not form.is_valid():
+            raise ValidationError(" ".join(m for errors in form.errors.values() for m in errors))
+        upload = form.cleaned_data["file"]
+        columns, rows = read_csv(container, upload)
+        run = receive(container, columns, rows, by=request.user, filename=upload.name)
+    except InvalidTransition as refusal:
+        raise PermissionDenied(refusal.message) from None
+    except ValidationError as error:
+        messages.error(request, f"Upload refused: {' '.join(error.messages)} No run was created.")
+        return redirect(container)
+    messages.success(
+        request, f"External Scan #{run.pk} of {upload.name} queued: {len(rows):,} records."
+    )
+    return redirect(container)

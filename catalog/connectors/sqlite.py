@@ -1,0 +1,157 @@
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+
+from catalog.connectors import (
+    Column,
+    Connector,
+    QueryInterrupted,
+    SourceError,
+    SourceUnavailable,
+    Table,
+    kind_of,
+)
+
+# Errors that mean the database file itself is gone or unreadable, not one table.
+_UNAVAILABLE = ("unable to open", "disk i/o error", "file is not a database", "readonly database")
+
+
+# A private in-memory database: an External Scan loads the records it received into one.
+MEMORY = "sqlite://:memory:"
+
+
+def path_of(url: str) -> Path:
+    """sqlite:///relative/to/project.db or sqlite:////absolute/path.db (the SQLAlchemy form)."""
+    rest = url.removeprefix("sqlite:").removeprefix("//")
+    if not rest.startswith("/") or rest == "/":
+        raise SourceUnavailable(f"Bad SQLite URL {url!r}: expected sqlite:///path/to/file.db")
+    rest = rest[1:]
+    path = Path(rest) if rest.startswith("/") else Path(settings.BASE_DIR) / rest
+    return path
+
+
+def _regexp(pattern: str, value: Any) -> bool | None:
+    if value is None:
+        return None
+    return re.search(pattern, str(value)) is not None
+
+
+class SQLiteConnector(Connector):
+    vendor = "SQLite"
+
+    def __init__(self, url: str, *, write: bool = False):
+        memory = url == MEMORY
+        self.path = None if memory else path_of(url)
+        mode = "rwc" if write else "ro"
+        if not memory and not write and not self.path.is_file():
+            raise SourceUnavailable(f"SQLite database {self.path} does not exist")
+        try:
+            # check_same_thread=False: the engine's monitor thread may call interrupt().
+            self.connection = sqlite3.connect(
+                ":memory:" if memory else f"{self.path.as_uri()}?mode={mode}",
+                uri=True,
+                check_same_thread=False,
+                isolation_level=None,
+                timeout=20,
+            )
+            self.connection.create_function("regexp", 2, _regexp, deterministic=True)
+            self.connection.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+        except sqlite3.Error as error:
+            raise SourceUnavailable(f"Cannot open SQLite database {self.path}: {error}") from error
+
+    def _translate(self, error: sqlite3.Error) -> SourceError:
+        text = str(error)
+        if "interrupted" in text.lower():
+            return QueryInterrupted(text)
+        if any(marker in text.lower() for marker in _UNAVAILABLE) or not self.exists():
+            return SourceUnavailable(f"SQLite database {self.path} is unavailable: {text}")
+        return SourceError(text)
+
+    def exists(self) -> bool:
+        return self.path is None or self.path.is_file()
+
+    def ensure_alive(self) -> None:
+        if not self.exists():
+            raise SourceUnavailable(f"SQLite database {self.path} is gone")
+
+    def describe(self) -> str:
+        return f"SQLite {sqlite3.sqlite_version}"
+
+    def tables(self) -> list[Table]:
+        rows = self.query(
+            "SELECT name, type FROM sqlite_master WHERE type IN ('table', 'view') "
+            "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name"
+        )
+        tables = []
+        for name, kind in rows:
+            columns = self.query("SELECT name, type FROM pragma_table_info(?) ORDER BY cid", [name])
+            tables.append(
+                Table(
+                    name,
+                    kind,
+                    [Column(col, decl or "", kind_of(decl or "")) for col, decl in columns],
+                )
+            )
+        return tables
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        try:
+            return self.connection.execute(sql, params).fetchall()
+        except sqlite3.Error as error:
+            raise self._translate(error) from error
+
+    def stream(
+        self, sql: str, params: Sequence[Any] = (), batch_size: int = 5000
+    ) -> Iterator[tuple[list[str], list[tuple]]]:
+        try:
+            cursor = self.connection.execute(sql, params)
+            names = [d[0] for d in cursor.description]
+            while batch := cursor.fetchmany(batch_size):
+                yield names, batch
+        except sqlite3.Error as error:
+            raise self._translate(error) from error
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        try:
+            return self.connection.execute(sql, params).rowcount
+        except sqlite3.Error as error:
+            raise self._translate(error) from error
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        try:
+            self.connection.executemany(sql, rows)
+        except sqlite3.Error as error:
+            raise self._translate(error) from error
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        self.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            if self.connection.in_transaction:
+                self.connection.rollback()
+            raise
+        self.execute("COMMIT")
+
+    def interrupt(self) -> None:
+        self.connection.interrupt()
+
+    def close(self) -> None:
+        self.connection.close()
+
+    def matches(self, expression: str) -> str:
+        return f"{expression} REGEXP ?"
+
+    def now(self) -> str:
+        return "strftime('%Y-%m-%d %H:%M:%S', 'now')"
+
+    def column_type(self, kind: str) -> str:
+        return {"integer": "INTEGER", "number": "NUMERIC", "boolean": "INTEGER"}.get(kind, "TEXT")

@@ -1,0 +1,239 @@
+from __future__ import annotations
+
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+
+
+class DatastoreQuerySet(models.QuerySet):
+    def visible_to(self, user) -> DatastoreQuerySet:
+        if user.is_admin:
+            return self
+        return self.filter(pk__in=list(user.datastore_levels))
+
+
+class Datastore(models.Model):
+    """A named connection to a real SQL database (SPEC §2)."""
+
+    name = models.CharField(max_length=100, unique=True)
+    connection_url = models.CharField(
+        max_length=500,
+        help_text="sqlite:///absolute/path.db or postgresql://user@host:port/database",
+    )
+    enrichment = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="enriched",
+        help_text="Where exports and materializations of this datastore are written.",
+    )
+    enrichment_prefix = models.CharField(
+        max_length=30,
+        default="rb",
+        validators=[RegexValidator(r"^[a-z][a-z0-9_]*$", "Lowercase letters, digits and _.")],
+        help_text="Table-name prefix in the enrichment datastore.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = DatastoreQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("catalog:datastore-detail", args=[self.pk])
+
+    def connect(self):
+        from catalog.connectors import connect
+
+        return connect(self.connection_url)
+
+
+class PresentQuerySet(models.QuerySet):
+    """Containers and fields stay after a Sync prunes them, with removed_at set."""
+
+    def present(self) -> PresentQuerySet:
+        return self.filter(removed_at__isnull=True)
+
+
+class Container(models.Model):
+    """A table or view of a datastore, found by Sync."""
+
+    class Kind(models.TextChoices):
+        TABLE = "table", "Table"
+        VIEW = "view", "View"
+
+    datastore = models.ForeignKey(Datastore, on_delete=models.CASCADE, related_name="containers")
+    name = models.CharField(max_length=255)
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.TABLE)
+    # Pruned by a Sync (gone from the source); kept so its checks and anomalies stay reachable.
+    removed_at = models.DateTimeField(null=True, blank=True)
+    row_count = models.BigIntegerField(null=True, blank=True)
+    profiled_at = models.DateTimeField(null=True, blank=True)
+    # High-water mark of the last incremental scan: {"field": name, "value": last value seen}.
+    incremental_mark = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = PresentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["datastore", "name"], name="container_unique_name")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("catalog:container-detail", args=[self.pk])
+
+
+class Field(models.Model):
+    container = models.ForeignKey(Container, on_delete=models.CASCADE, related_name="fields")
+    name = models.CharField(max_length=255)
+    type = models.CharField(max_length=100, blank=True)
+    position = models.PositiveIntegerField(default=0)
+    removed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = PresentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["container", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["container", "name"], name="field_unique_name")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class FieldProfile(models.Model):
+    """Statistics of a field from the last Profile that covered it."""
+
+    field = models.OneToOneField(Field, on_delete=models.CASCADE, related_name="profile")
+    run_number = models.BigIntegerField(null=True, blank=True)
+    profiled_at = models.DateTimeField()
+    count = models.BigIntegerField()
+    nulls = models.BigIntegerField()
+    distinct = models.BigIntegerField(null=True, blank=True)
+    min = models.TextField(null=True, blank=True)
+    max = models.TextField(null=True, blank=True)
+    mean = models.FloatField(null=True, blank=True)
+    min_length = models.IntegerField(null=True, blank=True)
+    max_length = models.IntegerField(null=True, blank=True)
+    # The values and their counts when the field has only a few distinct values.
+    values = models.JSONField(null=True, blank=True)
+
+
+class Check(models.Model):
+    """A quality rule on a container or one of its fields (SPEC §2)."""
+
+    class Rule(models.TextChoices):
+        NOT_NULL = "not_null", "Not null"
+        UNIQUE = "unique", "Unique"
+        BETWEEN = "between", "Between"
+        IN_SET = "in_set", "Values in set"
+        MATCHES = "matches", "Matches pattern"
+        NOT_FUTURE = "not_future", "Not in the future"
+        REFERENCES = "references", "References"
+        ROW_COUNT = "row_count", "Row count between"
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        ACTIVE = "active", "Active"
+        ARCHIVED = "archived", "Archived"
+
+    container = models.ForeignKey(Container, on_delete=models.CASCADE, related_name="checks")
+    field = models.ForeignKey(
+        Field, null=True, blank=True, on_delete=models.CASCADE, related_name="checks"
+    )
+    rule = models.CharField(max_length=16, choices=Rule.choices)
+    params = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.ACTIVE)
+    description = models.CharField(max_length=300, blank=True)
+    inferred = models.BooleanField(default=False)
+    # The source check a Promote copied this one from: promoting again updates, never duplicates.
+    promoted_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="promotions"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["container", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["field", "rule"], condition=Q(inferred=True), name="check_one_inferred"
+            ),
+            models.UniqueConstraint(
+                fields=["container", "promoted_from"],
+                condition=Q(promoted_from__isnull=False),
+                name="check_one_promotion",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        target = f".{self.field.name}" if self.field_id else ""
+        return f"{self.get_rule_display()} on {self.container.name}{target}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("catalog:check-detail", args=[self.pk])
+
+
+class AnomalyQuerySet(models.QuerySet):
+    def open(self) -> AnomalyQuerySet:
+        return self.filter(status__in=Anomaly.OPEN)
+
+
+class Anomaly(models.Model):
+    """A check that failed on real data during a scan."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        ACKNOWLEDGED = "acknowledged", "Acknowledged"
+        RESOLVED = "resolved", "Resolved"
+        DUPLICATE = "duplicate", "Duplicate"
+        INVALID = "invalid", "Invalid"
+        DISCARDED = "discarded", "Discarded"
+
+    OPEN = (Status.ACTIVE, Status.ACKNOWLEDGED)
+
+    container = models.ForeignKey(Container, on_delete=models.CASCADE, related_name="anomalies")
+    quality_check = models.ForeignKey(
+        Check, null=True, blank=True, on_delete=models.SET_NULL, related_name="anomalies"
+    )
+    # The run that found it; run_number keeps its id once the run itself is deleted.
+    run = models.ForeignKey(
+        "activity.Run", null=True, blank=True, on_delete=models.SET_NULL, related_name="anomalies"
+    )
+    run_number = models.BigIntegerField(db_index=True)
+    description = models.CharField(max_length=500)
+    failed_count = models.BigIntegerField()
+    examples = models.JSONField(default=list, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    created_at = models.DateTimeField(auto_now_add=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by_run_number = models.BigIntegerField(null=True, blank=True)
+
+    objects = AnomalyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name_plural = "anomalies"
+        indexes = [
+            models.Index(fields=["container", "status"]),
+            models.Index(fields=["quality_check", "status"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"Anomaly {self.pk}: {self.description}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("catalog:anomaly-detail", args=[self.pk])

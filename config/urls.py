@@ -1,0 +1,16 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+admin.site.site_header = "Runboard administration"
+admin.site.site_title = "Runboard admin"
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="activity:run-list"), name="home"),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/", admin.site.urls),
+    path("activity/", include("activity.urls")),
+    path("", include("catalog.urls")),
+]

@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tests.base import build_world
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright runs an event loop
+
+
+@pytest.fixture(autouse=True)
+def fast_passwords(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def world(db):
+    return build_world()
+
+
+ON_POSTGRESQL = os.environ.get("DATABASE_URL", "").startswith(("postgres:", "postgresql:"))
+
+
+def pytest_configure(config):
+    if os.environ.get("RUNBOARD_REQUIRE_POSTGRES") and not ON_POSTGRESQL:
+        raise pytest.UsageError(
+            "RUNBOARD_REQUIRE_POSTGRES is set but DATABASE_URL is not PostgreSQL"
+        )
+
+
+def pytest_collection_modifyitems(config, items):
+    if ON_POSTGRESQL:
+        return
+    skip = pytest.mark.skip(
+        reason="NEEDS POSTGRESQL: set DATABASE_URL=postgresql://… (`.ci/run` runs this leg)"
+    )
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
