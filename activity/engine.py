@@ -14,7 +14,6 @@ import os
 import socket
 import threading
 import time
-from collections import Counter
 from datetime import timedelta
 
 from django.conf import settings
@@ -331,7 +330,10 @@ def add_counters(job: Job, counters: dict, done: int = 0, succeeded: int = 0) ->
         "heartbeat_at": timezone.now(),
     }
     if counters:
-        changes["counters"] = dict(Counter(run.counters) + Counter(counters))
+        total = dict(run.counters)
+        for key, value in counters.items():
+            total[key] = total.get(key, 0) + value
+        changes["counters"] = total
     if job.flush_logs():
         changes["has_logs"] = True
     Run.objects.filter(pk=job.run.pk).update(**changes)

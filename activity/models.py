@@ -279,9 +279,12 @@ class Run(models.Model):
 
     @classmethod
     def _create(cls, *, units, by, parent=None, link="", request_key=None, **fields) -> Run:
+        from activity.operations import OPERATIONS
+
         try:
             with transaction.atomic():
                 run = cls.objects.create(
+                    counters={key: 0 for key, _ in OPERATIONS[fields["type"]].counters},
                     triggered_by=by,
                     parent=parent,
                     link=link,

@@ -6,6 +6,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -168,25 +169,35 @@ def worker_env(**extra: str) -> dict[str, str]:
     return env | extra
 
 
-def start_worker(*args: str, **env: str) -> subprocess.Popen:
-    """A real worker process on the test database (`--batch` to stop once the queue is empty)."""
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "manage.py",
-            "worker",
-            "--no-reload",
-            "--no-startup-delay",
-            "--interval",
-            "0.1",
-            *args,
-        ],
-        cwd=ROOT,
-        env=worker_env(**env),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+def start_worker(log: Path, *args: str, **env: str) -> subprocess.Popen:
+    """A real worker process on the test database, its output in `log`."""
+    with log.open("a") as out:
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "manage.py",
+                "worker",
+                "--no-reload",
+                "--no-startup-delay",
+                "--interval",
+                "0.1",
+                *args,
+            ],
+            cwd=ROOT,
+            env=worker_env(**env),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def wait_for(predicate, timeout: float = 30, what: str = "the condition"):
+    """Poll until predicate() is truthy; its value, or AssertionError after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := predicate():
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"Timed out after {timeout}s waiting for {what}")
 
 
 def sqlite_db(path: Path, script: str) -> str:

@@ -38,3 +38,13 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "postgres" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def source(request, tmp_path):
+    """The small shop of tests/sources.py, on SQLite and (PostgreSQL leg) on PostgreSQL."""
+    from tests.sources import shop_source
+
+    built = shop_source(request.param, tmp_path)
+    yield built
+    built.drop()
