@@ -106,8 +106,12 @@ def cursor_of(run: Run, sort: str) -> str:
 def filter_form(user: User, data) -> RunFilters:
     datastores = Datastore.objects.visible_to(user).only("name")
     people = User.objects.filter(is_active=True).only("username").order_by("username")
-    if not user.is_admin:
-        people = people.filter(teams__datastores__in=list(user.datastore_levels)).distinct()
+    if not user.is_admin:  # who can launch runs the user sees: their teams' members and admins
+        people = people.filter(
+            Q(teams__datastores__in=list(user.datastore_levels))
+            | Q(role=User.Role.ADMIN)
+            | Q(is_superuser=True)
+        ).distinct()
     return RunFilters(data, datastores=datastores, people=people)
 
 
