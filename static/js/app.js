@@ -23,8 +23,9 @@
     }
   });
 
-  // Keep keyboard focus on the row that was just swapped (its button may have gone).
-  document.addEventListener("htmx:afterSwap", (event) => {
+  // Keep keyboard focus on the row that was just swapped (its button may have gone); after the
+  // settle, once htmx has wired the new elements.
+  document.addEventListener("htmx:afterSettle", (event) => {
     if (document.activeElement && document.activeElement !== document.body) return;
     const target = event.detail.target;
     const tbody = target && target.id ? document.getElementById(target.id) : null;

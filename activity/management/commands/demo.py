@@ -121,21 +121,20 @@ class Command(BaseCommand):
         """Sync and Profile run here, for real, so the catalog exists; the Scan is queued for the
         worker that `make run` starts, so the first page shows a live run."""
         self.stdout.write("Syncing and profiling the demo shop …")
-        sync = Run.launch(Run.Type.SYNC, shop, by=admin, options={"prune": True})
-        engine.execute(sync.pk)
-        self.author_checks(shop)
-        profile = Run.launch(Run.Type.PROFILE, shop, by=admin)
-        engine.execute(profile.pk)
+        catalog(shop, admin)
         Run.launch(Run.Type.SCAN, shop, by=admin, options={"auto_resolve": True})
 
-    @staticmethod
-    def author_checks(shop: Datastore) -> None:
-        for container_name, field_name, rule, params in AUTHORED:
-            container = shop.containers.get(name=container_name)
-            Check.objects.get_or_create(
-                container=container,
-                field=container.fields.get(name=field_name),
-                rule=rule,
-                inferred=False,
-                defaults={"params": params, "description": "Written by the data platform team"},
-            )
+
+def catalog(shop: Datastore, by: User) -> None:
+    """A real Sync, the checks people wrote for the planted problems, then a real Profile."""
+    engine.execute(Run.launch(Run.Type.SYNC, shop, by=by, options={"prune": True}).pk)
+    for container_name, field_name, rule, params in AUTHORED:
+        container = shop.containers.get(name=container_name)
+        Check.objects.get_or_create(
+            container=container,
+            field=container.fields.get(name=field_name),
+            rule=rule,
+            inferred=False,
+            defaults={"params": params, "description": "Written by the data platform team"},
+        )
+    engine.execute(Run.launch(Run.Type.PROFILE, shop, by=by).pk)

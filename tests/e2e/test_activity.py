@@ -1,0 +1,116 @@
+"""What people do on the Activity page, in real Chromium, with a real worker behind it."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from accounts.models import User
+from activity.models import Run
+from tests.base import wait_for
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def row(page, run_id: int):
+    return page.locator(f"#run-{run_id}-row")
+
+
+def newest_run_id() -> int:
+    return Run.objects.order_by("-id").values_list("pk", flat=True)[0]
+
+
+def test_an_editor_launches_watches_aborts_resumes_and_deletes_a_scan(
+    demo, worker, login, page, live_server
+):
+    login("maria")
+    page.click("text=Run operation")
+    page.select_option("#id_datastore", label="shop")
+    page.select_option("#id_type", "scan")
+    page.click("button:has-text('Run operation') >> nth=-1")
+    page.wait_for_url(f"{live_server.url}/activity/")
+    scan = newest_run_id()
+    page.evaluate("window.sameDocument = true")  # gone if anything reloads the page
+
+    # progress moves by itself
+    expect(row(page, scan).locator(".badge")).to_have_text(re.compile("Running"))
+    expect(row(page, scan).locator(".progress b")).not_to_have_text("0")
+
+    # expand it, abort it, see it land without a reload
+    page.click(f"#run-{scan}-toggle")
+    expect(page.locator(f"#run-{scan}-detail")).to_be_visible()
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click(f"#run-{scan}-abort")
+    expect(row(page, scan).locator(".badge")).to_have_text(re.compile("Aborted"), timeout=15_000)
+    assert page.evaluate("window.sameDocument") is True
+    aborted = Run.objects.get(pk=scan)
+    assert aborted.status == "aborted" and aborted.containers_succeeded < aborted.containers_total
+
+    # resume it: the child appears at the top, goes live, finishes
+    page.click(f"#run-{scan}-resume")
+    child = wait_for(
+        lambda: Run.objects.filter(parent_id=scan, link="resume").first(), what="resume"
+    ).pk
+    expect(page.locator("tbody.run").first).to_have_id(f"run-{child}")
+    expect(row(page, child).locator(".badge")).to_have_text(re.compile("Success"), timeout=60_000)
+    expect(row(page, scan).locator(".result")).to_contain_text(f"resumed as #{child}")
+
+    # delete the parent: its row goes
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click(f"#run-{scan}-delete")
+    expect(page.locator(f"#run-{scan}")).to_have_count(0)
+    assert page.evaluate("window.sameDocument") is True
+    assert not Run.objects.filter(pk=scan).exists()
+
+
+def test_a_viewer_reads_logs_but_finds_no_action(demo, login, page):
+    login("victor")
+    runs = page.locator("tbody.run")
+    expect(runs).to_have_count(2)  # the demo's Sync and Profile
+    expect(page.locator(".row-actions")).to_have_count(0)
+    expect(page.locator("text=Run operation")).to_have_count(0)
+    profile = Run.objects.get(type="profile").pk
+    page.click(f"#run-{profile}-toggle")
+    log = page.locator(f"#run-{profile}-log")
+    expect(log).to_contain_text("Connected to shop")
+    expect(page.locator(f"#run-{profile}-units")).to_contain_text("order_items")
+
+
+def test_a_filter_change_updates_the_url_and_the_list(demo, login, page):
+    login("maria")
+    page.select_option("select[name=type]", "profile")
+    expect(page).to_have_url(re.compile(r"type=profile"))
+    expect(page.locator("tbody.run")).to_have_count(1)
+    page.reload()
+    expect(page.locator("select[name=type]")).to_have_value("profile")
+    expect(page.locator("tbody.run")).to_have_count(1)
+
+
+def test_the_keyboard_alone_expands_a_row_and_presses_abort(demo, login, page):
+    queued = Run.launch(Run.Type.SCAN, demo, by=User.objects.get(username="maria")).pk
+    login("maria")
+    toggle = page.locator(f"#run-{queued}-toggle")
+    for _ in range(60):
+        page.keyboard.press("Tab")
+        if toggle.evaluate("el => el === document.activeElement"):
+            break
+    else:
+        raise AssertionError("Tab never reached the row's toggle")
+    page.keyboard.press("Enter")
+    expect(page.locator(f"#run-{queued}-detail")).to_be_visible()
+    expect(page.locator(f"#run-{queued}-toggle")).to_have_attribute("aria-expanded", "true")
+    abort = page.locator(f"#run-{queued}-abort")
+    for _ in range(10):
+        page.keyboard.press("Tab")
+        if abort.evaluate("el => el === document.activeElement"):
+            break
+    else:
+        raise AssertionError("Tab never reached Abort")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.keyboard.press("Enter")
+    expect(row(page, queued).locator(".badge")).to_have_text(re.compile("Aborted"))
+    expect(page.locator(f"#run-{queued}-toggle")).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(page.locator(f"#run-{queued}-detail")).to_have_count(0)
