@@ -48,5 +48,7 @@ class LaunchForm(forms.Form):
 
 class UploadForm(forms.Form):
     file = forms.FileField(
-        label="CSV file", help_text="A header row naming the container's columns, then records."
+        label="CSV file",
+        allow_empty_file=True,  # read_csv() says what is wrong with it, empty included
+        help_text="A header row naming the container's columns, then records.",
     )

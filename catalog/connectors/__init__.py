@@ -86,13 +86,12 @@ class Connector:
         q = self.quote
         scratch = f"rb_tmp_{secrets.token_hex(6)}"
         definition = ", ".join(f"{q(column)} {kind}" for column, kind in columns)
-        insert = f"INSERT INTO {q(scratch)} VALUES ({', '.join([self.placeholder] * len(columns))})"
         self.execute(f"CREATE TABLE {q(scratch)} ({definition})")
         written = 0
         try:
             for rows in batches:
                 with self.transaction():
-                    self.executemany(insert, rows)
+                    self.insert_rows(scratch, len(columns), rows)
                 written += len(rows)
             with self.transaction():
                 self.execute(f"DROP TABLE IF EXISTS {q(name)}")
@@ -103,6 +102,10 @@ class Connector:
                 self.execute(f"DROP TABLE IF EXISTS {q(scratch)}")
             raise
         return written
+
+    def insert_rows(self, table: str, width: int, rows: Sequence[Sequence[Any]]) -> None:
+        marks = ", ".join([self.placeholder] * width)
+        self.executemany(f"INSERT INTO {self.quote(table)} VALUES ({marks})", rows)
 
     def interrupt(self) -> None:
         """Cancel the running statement; safe to call from another thread."""

@@ -112,6 +112,18 @@ class PostgreSQLConnector(Connector):
         except psycopg.Error as error:
             raise self._translate(error) from error
 
+    def insert_rows(self, table: str, width: int, rows: Sequence[Sequence[Any]]) -> None:
+        # COPY is several times faster than INSERTs for the rows a Materialize writes.
+        try:
+            with (
+                self.connection.cursor() as cursor,
+                cursor.copy(f"COPY {Connector.quote(table)} FROM STDIN") as copy,
+            ):
+                for row in rows:
+                    copy.write_row(row)
+        except psycopg.Error as error:
+            raise self._translate(error) from error
+
     @contextmanager
     def transaction(self) -> Iterator[None]:
         try:

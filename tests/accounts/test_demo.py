@@ -29,7 +29,7 @@ def test_demo_loads_people_teams_a_datastore_and_real_runs(demo_dir, capsys):
     assert {t.level for t in Team.objects.filter(datastores=shop)} == set(Level)
     assert User.objects.get(username="maria").level_on(shop) == Level.EDITOR
 
-    sync, profile, scan = Run.objects.order_by("id")
+    sync, profile, staging_sync, scan = Run.objects.order_by("id")
     assert (sync.type, sync.status) == ("sync", "success")
     assert sync.counters["containers_found"] == 10
     assert (profile.type, profile.status) == ("profile", "success")
@@ -37,13 +37,19 @@ def test_demo_loads_people_teams_a_datastore_and_real_runs(demo_dir, capsys):
     assert (scan.type, scan.status) == ("scan", "queued")  # left for the worker of `make run`
     assert not Anomaly.objects.exists()
 
+    staging = Datastore.objects.get(name="shop-staging")  # the place to promote checks to
+    assert (staging_sync.datastore, staging_sync.status) == (staging, "success")
+    customers = staging.containers.get(name="customers")
+    assert "state" in customers.fields.values_list("name", flat=True)  # a difference from shop
+    assert User.objects.get(username="maria").level_on(staging) == Level.EDITOR
+
 
 @pytest.mark.django_db(transaction=True)
 def test_demo_is_idempotent(demo_dir):
     call_command("demo", scale=0.02)
     call_command("demo", scale=0.02)
     assert Datastore.objects.filter(name="shop").count() == 1
-    assert Run.objects.count() == 3
+    assert Run.objects.count() == 4
     assert User.objects.filter(username="maria").count() == 1
 
 

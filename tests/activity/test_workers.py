@@ -14,9 +14,10 @@ from django.utils import timezone
 
 from activity import engine
 from activity.models import Run, RunEvent
+from catalog.connectors import connect
 from catalog.models import Anomaly, Check, FieldProfile
 from tests.base import build_world, start_worker, wait_for
-from tests.sources import big_source
+from tests.sources import big_source, empty_source
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -186,3 +187,43 @@ def test_two_workers_share_one_run_and_process_every_container_once(world, worke
     per_table = Anomaly.objects.filter(run=scan).values_list("container__name", "failed_count")
     assert sorted(per_table) == [(f"t{t:02d}", ROWS // 1000) for t in range(TABLES)]
     assert scan.events.filter(kind=RunEvent.Kind.FINISHED).count() == 1
+
+
+def test_an_aborted_materialize_leaves_no_table_that_looks_complete(world, workers, big, tmp_path):
+    enrichment = empty_source(big.kind, tmp_path)
+    world.shop.enrichment.connection_url = enrichment.url
+    world.shop.enrichment.save()
+    world.shop.enrichment_prefix = "big"
+    world.shop.save()
+    earlier = Run.launch(
+        Run.Type.MATERIALIZE,
+        world.shop,
+        by=world.editor,
+        options={"containers": ["t03"], "record_limit": 10},
+    )
+    engine.execute(earlier.pk)  # an earlier, complete copy of t03: 10 records
+
+    limit = 600_000
+    run = Run.launch(
+        Run.Type.MATERIALIZE, world.shop, by=world.editor, options={"record_limit": limit}
+    )
+    workers()
+    wait_for(lambda: one_container_done(run), what="the first table to be written")
+    run.abort(by=world.editor)
+    wait_for(lambda: Run.objects.get(pk=run.pk).status == "aborted", timeout=15, what="abort")
+    try:
+        done = {n for n, s in statuses(run).items() if s == "success"}
+        with connect(enrichment.url) as conn:
+            tables = {t.name for t in conn.tables()}
+            assert not any(name.startswith("rb_tmp_") for name in tables)  # the scratch table went
+            assert tables == {f"big_mat_{name}" for name in done | {"t03"}}
+            for name in done:
+                assert conn.scalar(f'SELECT COUNT(*) FROM "big_mat_{name}"') == limit
+            if "t03" not in done:
+                assert conn.scalar('SELECT COUNT(*) FROM "big_mat_t03"') == 10  # untouched
+        assert 1 <= len(done) < TABLES
+        Run.objects.get(pk=run.pk).delete_by(world.editor)  # deleting the run leaves the tables
+        with connect(enrichment.url) as conn:
+            assert {f"big_mat_{name}" for name in done} <= {t.name for t in conn.tables()}
+    finally:
+        enrichment.drop()

@@ -68,20 +68,22 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, scale: float, no_runs: bool, **options) -> None:
-        shop = self.datastores(scale)
-        people = self.people(shop)
+        shop, staging = self.datastores(scale)
+        people = self.people(shop, staging)
         if not no_runs and not shop.runs.exists():
-            self.first_runs(shop, people["admin"])
+            self.first_runs(shop, staging, people["admin"])
         self.stdout.write(self.style.SUCCESS("Demo ready. Log in at http://127.0.0.1:8000/ as:"))
         for username, _, _, what in PEOPLE:
             self.stdout.write(f"  {username:<8} password {PASSWORD:<15} {what}")
 
-    def datastores(self, scale: float) -> Datastore:
+    def datastores(self, scale: float) -> tuple[Datastore, Datastore]:
         folder = settings.RUNBOARD["DEMO_DIR"]
-        path = folder / "shop.sqlite3"
+        path, staging_path = folder / "shop.sqlite3", folder / "staging.sqlite3"
         if not path.exists():
             self.stdout.write(f"Building the demo shop database in {path} …")
             build_shop(path, scale=scale)
+        if not staging_path.exists():
+            build_shop(staging_path, scale=scale / 10, seed=11, variant="staging")
         enrichment, _ = Datastore.objects.get_or_create(
             name="shop-enrichment",
             defaults={"connection_url": f"sqlite:///{folder / 'enrichment.sqlite3'}"},
@@ -94,16 +96,20 @@ class Command(BaseCommand):
                 "enrichment_prefix": "shop",
             },
         )
-        return shop
+        # A smaller copy of the shop, with a few differences, to promote checks to.
+        staging, _ = Datastore.objects.get_or_create(
+            name="shop-staging", defaults={"connection_url": f"sqlite:///{staging_path}"}
+        )
+        return shop, staging
 
     @transaction.atomic
-    def people(self, shop: Datastore) -> dict[str, User]:
+    def people(self, shop: Datastore, staging: Datastore) -> dict[str, User]:
         teams = {}
         for name, (level, description) in TEAMS.items():
             team, _ = Team.objects.get_or_create(
                 name=name, defaults={"level": level, "description": description}
             )
-            team.datastores.add(shop)
+            team.datastores.add(shop, staging)
             teams[name] = team
         people = {}
         for username, role, team, _ in PEOPLE:
@@ -117,11 +123,12 @@ class Command(BaseCommand):
             people[username] = user
         return people
 
-    def first_runs(self, shop: Datastore, admin: User) -> None:
+    def first_runs(self, shop: Datastore, staging: Datastore, admin: User) -> None:
         """Sync and Profile run here, for real, so the catalog exists; the Scan is queued for the
         worker that `make run` starts, so the first page shows a live run."""
         self.stdout.write("Syncing and profiling the demo shop …")
         catalog(shop, admin)
+        engine.execute(Run.launch(Run.Type.SYNC, staging, by=admin).pk)
         Run.launch(Run.Type.SCAN, shop, by=admin, options={"auto_resolve": True})
 
 
