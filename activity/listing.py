@@ -15,6 +15,7 @@ from django.db.models import Avg, BigIntegerField, Count, Q, Sum
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
 from django.utils import timezone
+from django.utils.functional import cached_property
 
 from accounts.models import User
 from activity.models import Run, RunDay
@@ -195,6 +196,37 @@ def queue_positions(runs: list[Run]) -> dict[int, int]:
     return {pk: place for place, pk in enumerate(queued, start=1)}
 
 
+class Insights:
+    """The figures above the list. The page renders them in a fragment cached for INSIGHTS_TTL
+    seconds per scope, so these queries (a week of runs, 26 weeks of daily counts) run at most
+    that often, not on every request."""
+
+    TTL = 30
+
+    def __init__(self, user: User, scope: Datastore | None, selected: date | None):
+        self.user, self.scope, self.selected = user, scope, selected
+
+    @property
+    def cache_key(self) -> str:
+        if self.scope is not None:
+            seen = f"datastore {self.scope.pk}"
+        else:
+            seen = (
+                "all"
+                if self.user.is_admin
+                else ",".join(map(str, sorted(self.user.datastore_levels)))
+            )
+        return f"{seen}|{timezone.now().date()}|{self.selected}"
+
+    @cached_property
+    def kpis(self) -> dict:
+        return kpis(self.user, self.scope)
+
+    @cached_property
+    def heatmap(self) -> dict:
+        return heatmap(self.user, self.scope, self.selected)
+
+
 def kpis(user: User, scope: Datastore | None = None) -> dict:
     """The strip above the list: the last 7 days of runs the user can see."""
     runs = Run.objects.visible_to(user).filter(created_at__gte=timezone.now() - timedelta(days=7))
@@ -220,8 +252,16 @@ class HeatDay:
     level: int
     future: bool
 
+    @property
+    def iso(self) -> str:
+        return self.day.isoformat()
 
-def heatmap(user: User, scope: Datastore | None = None) -> dict:
+    @property
+    def label(self) -> str:
+        return f"{self.runs} run{'' if self.runs == 1 else 's'} on {self.day:%a %b} {self.day.day}"
+
+
+def heatmap(user: User, scope: Datastore | None = None, selected: date | None = None) -> dict:
     """Runs per day for the last 26 weeks, Monday-first columns, from the daily counts."""
     today = timezone.now().date()
     first = today - timedelta(days=today.weekday() + 7 * (HEATMAP_WEEKS - 1))
@@ -243,7 +283,13 @@ def heatmap(user: User, scope: Datastore | None = None) -> dict:
         monday = first + timedelta(weeks=week)
         starts = week == 0 or monday.month != (monday - timedelta(weeks=1)).month
         months.append(monday.strftime("%b") if starts else "")
-    return {"cells": cells, "months": months, "total": sum(counts.values()), "today": today}
+    return {
+        "cells": cells,
+        "months": months,
+        "total": sum(counts.values()),
+        "today": today,
+        "selected": selected,
+    }
 
 
 def start_of(day: date) -> datetime:

@@ -59,11 +59,14 @@ def run_list(request, datastore_id: int | None = None):
         "query": query_without(request, "after", "before", "status"),
     }
     if not request.htmx or request.htmx.target != "results":
-        context |= {
-            "kpis": listing.kpis(request.user, scope),
-            "heatmap": listing.heatmap(request.user, scope),
-        }
+        context["insights"] = listing.Insights(request.user, scope, one_day(filters))
     return render(request, results_or_page(request), context)
+
+
+def one_day(filters: dict):
+    """The day a heatmap click filtered on, to outline it."""
+    day = filters.get("created_from")
+    return day if day and day == filters.get("created_to") else None
 
 
 def results_or_page(request) -> str:
@@ -114,6 +117,7 @@ def render_row(
 
 
 def safe_next(request) -> str:
+    """Where to go back after an action: the list it came from (its filters and page)."""
     target = request.POST.get("next") or request.GET.get("next") or ""
     if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
         return target

@@ -48,3 +48,11 @@ def source(request, tmp_path):
     built = shop_source(request.param, tmp_path)
     yield built
     built.drop()
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    """The Activity's figures are cached for a few seconds: every test starts without them."""
+    from django.core.cache import cache
+
+    cache.clear()

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from django import template
+from django.template.loader import get_template
 from django.utils import timezone
+from django.utils.safestring import mark_safe
+
+from activity.models import run_url_prefix
 
 register = template.Library()
 
@@ -79,3 +84,16 @@ def ratio(done: int, total: int) -> int:
 def form_key() -> str:
     """A key for this rendering of a form: submitting it twice acts once."""
     return secrets.token_urlsafe(16)
+
+
+@register.simple_tag
+@lru_cache
+def icon(name: str) -> str:
+    """An inline SVG of templates/activity/icons.html, rendered once per process."""
+    return mark_safe(get_template(f"activity/icons.html#{name}").render().strip())  # noqa: S308
+
+
+@register.filter
+def run_url(pk: int) -> str:
+    """/activity/runs/<pk>/ of a run known by its id (a parent, a resume)."""
+    return f"{run_url_prefix()}{pk}/"

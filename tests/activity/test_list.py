@@ -140,7 +140,7 @@ def test_the_heatmap_counts_runs_per_day_and_filters_by_day(world, editor):
     html = editor.get("/activity/").content.decode()
     today = timezone.now().date().isoformat()
     assert f'href="?created_from={today}&amp;created_to={today}"' in html
-    assert 'aria-label="2 runs on' in html
+    assert 'aria-label="2 runs on ' in html
 
 
 def test_the_kpis_cover_the_last_seven_days(world, editor):

@@ -1,0 +1,209 @@
+"""The Activity page against a big history, next to its own SQL and to Django's floor.
+
+Seeds (once) 200,000 runs, 2,000,000 container rows and 5,000,000 log lines into a PostgreSQL
+database, then prints the median server time of each request through the full middleware stack
+(Django's test client), the time of the very SQL statements that request ran, executed bare, and
+the floor: a view of no logic that renders the same number of plain rows from one indexed query.
+
+    DATABASE_URL=postgresql://postgres@127.0.0.1:5432/runboard_bench .venv/bin/python bench/activity.py
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+from common import median_ms, row, setup
+
+setup("postgresql://postgres@127.0.0.1:5432/runboard_bench")
+
+from django.db import connection  # noqa: E402
+from django.http import HttpResponse  # noqa: E402
+from django.template import engines  # noqa: E402
+from django.test import Client, override_settings  # noqa: E402
+from django.urls import include, path  # noqa: E402
+
+from accounts.models import Level, Team, User  # noqa: E402
+from activity.models import Run, RunDay  # noqa: E402
+from catalog.models import Datastore  # noqa: E402
+
+RUNS, UNITS_PER_RUN, LOGS_PER_RUN, BIG_RUN_UNITS, LIVE = 200_000, 10, 25, 1_000, 25
+
+
+def seed() -> None:
+    if RunDay.objects.exists():  # written last: the history is complete
+        return
+    started = time.monotonic()
+    print(
+        f"Seeding {RUNS:,} runs, {RUNS * UNITS_PER_RUN:,} containers, {RUNS * LOGS_PER_RUN:,} log lines…"
+    )
+    stores = [
+        Datastore.objects.get_or_create(
+            name=f"store-{i}", defaults={"connection_url": "sqlite:////nowhere.db"}
+        )[0]
+        for i in range(6)
+    ]
+    editor = User.objects.filter(username="bench-editor").first() or User.objects.create_user(
+        "bench-editor", password="x"
+    )
+    team, _ = Team.objects.get_or_create(name="bench", defaults={"level": Level.EDITOR})
+    team.members.add(editor)
+    team.datastores.add(*stores)
+    ids = [s.pk for s in stores]
+    with connection.cursor() as c:
+        c.execute(
+            "TRUNCATE activity_run, activity_runcontainer, activity_runlog, activity_runevent, activity_runday RESTART IDENTITY CASCADE"
+        )
+        # One run every ~78 s over 26 weeks, newest last; the last 25 are live.
+        c.execute(
+            f"""
+            INSERT INTO activity_run (id, type, status, datastore_id, target_id, options, triggered_by_id, trigger,
+                trigger_label, request_key, created_at, started_at, finished_at, duration, heartbeat_at,
+                abort_requested_at, aborted_by_id, parent_id, link, message, detail, has_logs, counters,
+                containers_total, containers_done, containers_succeeded)
+            SELECT i,
+                (ARRAY['sync','profile','scan','scan','scan','export','materialize','promote','external_scan'])[1 + i % 9],
+                CASE WHEN i > {RUNS - LIVE} THEN 'running' WHEN i % 33 = 0 THEN 'failure' WHEN i % 51 = 0 THEN 'aborted' ELSE 'success' END,
+                (ARRAY{ids})[1 + i % 6],
+                CASE WHEN i % 9 = 7 THEN (ARRAY{ids})[1 + (i + 1) % 6] END,
+                '{{"containers": []}}'::jsonb, {editor.pk}, 'manual', '', NULL,
+                now() - interval '182 days' + i * interval '78 seconds',
+                now() - interval '182 days' + i * interval '78 seconds' + interval '2 seconds',
+                CASE WHEN i <= {RUNS - LIVE} THEN now() - interval '182 days' + i * interval '78 seconds' + (30 + i % 600) * interval '1 second' END,
+                CASE WHEN i <= {RUNS - LIVE} THEN (28 + i % 600) * interval '1 second' END,
+                CASE WHEN i > {RUNS - LIVE} THEN now() END,
+                NULL, NULL, NULL, '', '', CASE WHEN i % 33 = 0 THEN 'source datastore unreachable' ELSE '' END,
+                i % 10 = 0,
+                jsonb_build_object('containers_scanned', {UNITS_PER_RUN}, 'records_scanned', i % 100000, 'anomalies_identified', i % 17),
+                {UNITS_PER_RUN}, CASE WHEN i > {RUNS - LIVE} THEN i % {UNITS_PER_RUN} ELSE {UNITS_PER_RUN} END,
+                CASE WHEN i > {RUNS - LIVE} THEN i % {UNITS_PER_RUN} WHEN i % 33 = 0 THEN 7 ELSE {UNITS_PER_RUN} END
+            FROM generate_series(1, {RUNS}) AS i
+            """
+        )
+        c.execute(
+            f"""
+            INSERT INTO activity_runcontainer (run_id, container_id, name, position, status, started_at, finished_at,
+                heartbeat_at, worker, counters, result, error)
+            SELECT r.id, NULL, 'table_' || p, p,
+                CASE WHEN p < r.containers_succeeded THEN 'success' WHEN r.status = 'running' AND p = r.containers_succeeded THEN 'running'
+                     WHEN r.status = 'failure' AND p = 7 THEN 'failure' ELSE 'pending' END,
+                r.started_at, r.finished_at, NULL, 'bench:1',
+                jsonb_build_object('records_scanned', 1000 + p, 'anomalies_identified', p % 3), '{{}}'::jsonb, ''
+            FROM activity_run r CROSS JOIN generate_series(0, {UNITS_PER_RUN - 1}) AS p
+            """
+        )
+        c.execute(
+            f"""
+            INSERT INTO activity_runlog (run_id, unit_id, at, level, message)
+            SELECT r.id, NULL, r.created_at + l * interval '1 second',
+                CASE WHEN l % 11 = 0 THEN 'warning' ELSE 'info' END,
+                'step ' || l || ' of run ' || r.id || ': processed a batch of records from the source'
+            FROM activity_run r CROSS JOIN generate_series(1, {LOGS_PER_RUN}) AS l
+            """
+        )
+        c.execute(
+            """
+            INSERT INTO activity_runevent (run_id, at, kind, actor_id, actor_name, related_run_number, note)
+            SELECT id, created_at, 'created', triggered_by_id, 'bench-editor', NULL::bigint, '' FROM activity_run
+            UNION ALL SELECT id, started_at, 'started', NULL::bigint, '', NULL::bigint, 'bench:1' FROM activity_run
+            UNION ALL SELECT id, finished_at, 'finished', NULL::bigint, '', NULL::bigint, status FROM activity_run
+            WHERE finished_at IS NOT NULL
+            """
+        )
+        c.execute(
+            "SELECT setval(pg_get_serial_sequence('activity_run', 'id'), (SELECT MAX(id) FROM activity_run))"
+        )
+        # One run with 1,000 containers, for the expanded row.
+        c.execute(
+            f"""
+            INSERT INTO activity_runcontainer (run_id, container_id, name, position, status, started_at, finished_at,
+                heartbeat_at, worker, counters, result, error)
+            SELECT {RUNS // 2}, NULL, 'big_table_' || p, {UNITS_PER_RUN} + p, 'success', now(), now(), NULL, 'bench:1',
+                '{{"records_scanned": 5000}}'::jsonb, '{{}}'::jsonb, ''
+            FROM generate_series(1, {BIG_RUN_UNITS - UNITS_PER_RUN}) AS p
+            """
+        )
+        c.execute(
+            f"UPDATE activity_run SET containers_total = {BIG_RUN_UNITS} WHERE id = {RUNS // 2}"
+        )
+        c.execute(
+            """
+            INSERT INTO activity_runday (datastore_id, day, runs)
+            SELECT datastore_id, created_at::date, COUNT(*) FROM activity_run GROUP BY 1, 2
+            """
+        )
+        c.execute("ANALYZE")
+    print(f"  seeded in {time.monotonic() - started:.0f} s")
+
+
+# The floor: one indexed LIMIT query, n plain rows, the full middleware stack, no logic.
+FLOOR = engines["django"].from_string(
+    "<!doctype html><table>{% for id, type, status, created in rows %}"
+    "<tr><td>{{ id }}</td><td>{{ type }}</td><td>{{ status }}</td><td>{{ created }}</td></tr>"
+    "{% endfor %}</table>"
+)
+
+
+def floor(request, n: int):
+    rows = Run.objects.order_by("-id").values_list("id", "type", "status", "created_at")[:n]
+    return HttpResponse(FLOOR.render({"rows": rows}, request))
+
+
+urlpatterns = [path("floor/<int:n>/", floor), path("", include("config.urls"))]
+
+
+def measure(client: Client, label: str, url: str, **headers) -> float:
+    connection.force_debug_cursor = True  # the request resets the log when it starts
+    response = client.get(url, **headers)
+    statements = [q["sql"] for q in connection.queries]
+    connection.force_debug_cursor = False
+    assert response.status_code == 200, (url, response.status_code)
+    page = median_ms(lambda: client.get(url, **headers), repeat=31)
+
+    def bare_sql():
+        with connection.cursor() as cursor:
+            for sql in statements:
+                cursor.execute(sql)
+                if cursor.description:
+                    cursor.fetchall()
+
+    sql = median_ms(bare_sql, repeat=31)
+    row(label, f"{page:8.2f} ms", f"{sql:8.2f} ms", f"{len(statements):>5} queries")
+    return page
+
+
+def main() -> None:
+    seed()
+    editor = User.objects.get(username="bench-editor")
+    client = Client()
+    client.force_login(editor)
+    with override_settings(ROOT_URLCONF=__name__):
+        print(
+            f"\nActivity on PostgreSQL, {Run.objects.count():,} runs (median of 15; SQL = the same statements, bare)"
+        )
+        row("request", "server", "its SQL", "")
+        floor50 = measure(client, "floor: 50 plain rows, one query", "/floor/50/")
+        floor25 = measure(client, "floor: 25 plain rows, one query", "/floor/25/")
+        page1 = measure(client, "page 1 (50 runs)", "/activity/")
+        measure(client, "page 1, status=success & type=scan", "/activity/?status=success&type=scan")
+        deep_cursor = RUNS // 2
+        measure(
+            client, f"a page ~{RUNS - deep_cursor:,} runs deep", f"/activity/?after={deep_cursor}"
+        )
+        measure(client, "page 1 sorted by duration", "/activity/?sort=longest")
+        measure(
+            client,
+            f"expanded row, run of {BIG_RUN_UNITS:,} containers",
+            f"/activity/runs/{RUNS // 2}/",
+            HTTP_HX_REQUEST="true",
+        )
+        live = "&".join(f"run={pk}:running" for pk in range(RUNS - LIVE + 1, RUNS + 1))
+        measure(client, f"live update of {LIVE} running rows", f"/activity/live/?{live}")
+        html = client.get("/activity/").content.decode()
+        print(
+            f"\n  page 1 / floor(50) = {page1 / floor50:.2f}x   ({len(re.findall('<tbody id=', html))} rows rendered; floor 25 rows {floor25:.2f} ms)"
+        )
+
+
+if __name__ == "__main__":
+    main()
