@@ -222,7 +222,7 @@ def begin(job: Job) -> None:
     except SourceError as error:
         raise Fatal(f"source datastore unreachable: {error}") from error
     with transaction.atomic():
-        add_counters(job, {})
+        add_counters(job, lock_running(job), {})
     pending = job.run.containers.filter(status=Unit.Status.PENDING).count()
     from activity.tasks import execute_run
 
@@ -233,15 +233,15 @@ def begin(job: Job) -> None:
 def claim_next(job: Job) -> Unit | None:
     """Take the next pending container: a conditional update, so no two workers get the same."""
     pending = RunContainer.objects.filter(run_id=job.run.pk, status=Unit.Status.PENDING)
-    while candidates := list(pending.order_by("position").values_list("pk", flat=True)[:8]):
+    # Another worker may take the same first candidate: the loser just asks for the next one.
+    while unit := pending.select_related("container").order_by("position").first():
         now = timezone.now()
-        for pk in candidates:
-            if pending.filter(pk=pk).update(
-                status=Unit.Status.RUNNING, started_at=now, heartbeat_at=now, worker=job.worker
-            ):
-                unit = RunContainer.objects.select_related("container").get(pk=pk)
-                job.current = unit
-                return unit
+        claimed = {"status": Unit.Status.RUNNING, "started_at": now, "worker": job.worker}
+        if pending.filter(pk=unit.pk).update(**claimed, heartbeat_at=now):
+            for name, value in claimed.items():
+                setattr(unit, name, value)
+            job.current = unit
+            return unit
     return None
 
 
@@ -249,14 +249,14 @@ def process(job: Job, unit: Unit) -> None:
     try:
         result = compute(job, unit)
         with transaction.atomic():
-            lock_running(job)
+            run = lock_running(job)
             counters = job.operation.save(job, unit, result)
-            complete(job, unit, Unit.Status.SUCCESS, counters)
+            complete(job, run, unit, Unit.Status.SUCCESS, counters)
     except Skipped as reason:
         with transaction.atomic():
-            lock_running(job)
+            run = lock_running(job)
             job.log(str(reason), RunLog.Level.WARNING, unit)
-            complete(job, unit, Unit.Status.SKIPPED)
+            complete(job, run, unit, Unit.Status.SKIPPED)
     except Aborted:
         release(job, unit, "interrupted by the abort: rolled back to unfinished")
     except Interrupted:
@@ -273,9 +273,9 @@ def process(job: Job, unit: Unit) -> None:
         )
         job.drop_logs_of(unit)
         with transaction.atomic():
-            lock_running(job)
+            run = lock_running(job)
             job.log(message, RunLog.Level.ERROR, unit)
-            complete(job, unit, Unit.Status.FAILURE, error=message)
+            complete(job, run, unit, Unit.Status.FAILURE, error=message)
     finally:
         job.current = None
 
@@ -300,16 +300,16 @@ def compute(job: Job, unit: Unit):
 
 def lock_running(job: Job) -> Run:
     """The run's row, locked for this transaction; Interrupted if it is no longer running."""
-    run = Run.objects.select_for_update().only("status", "counters").get(pk=job.run.pk)
+    run = Run.objects.select_for_update().only("status", "counters", "has_logs").get(pk=job.run.pk)
     if run.status != RunStatus.RUNNING:
         raise Interrupted
     return run
 
 
 def complete(
-    job: Job, unit: Unit, status: str, counters: dict | None = None, error: str = ""
+    job: Job, run: Run, unit: Unit, status: str, counters: dict | None = None, error: str = ""
 ) -> None:
-    """Finish a container and add its counters to the run's (inside the caller's transaction)."""
+    """Finish a container and add its counters to the run's, locked by the caller's transaction."""
     counters = counters or {}
     RunContainer.objects.filter(pk=unit.pk).update(
         status=status,
@@ -319,11 +319,11 @@ def complete(
         error=error,
         heartbeat_at=None,
     )
-    add_counters(job, counters, done=1, succeeded=int(status == Unit.Status.SUCCESS))
+    add_counters(job, run, counters, done=1, succeeded=int(status == Unit.Status.SUCCESS))
 
 
-def add_counters(job: Job, counters: dict, done: int = 0, succeeded: int = 0) -> None:
-    run = Run.objects.select_for_update().only("counters", "has_logs").get(pk=job.run.pk)
+def add_counters(job: Job, run: Run, counters: dict, done: int = 0, succeeded: int = 0) -> None:
+    """Add to the run's counters and write the buffered log; `run` is locked by the caller."""
     changes = {
         "containers_done": F("containers_done") + done,
         "containers_succeeded": F("containers_succeeded") + succeeded,
@@ -334,7 +334,7 @@ def add_counters(job: Job, counters: dict, done: int = 0, succeeded: int = 0) ->
         for key, value in counters.items():
             total[key] = total.get(key, 0) + value
         changes["counters"] = total
-    if job.flush_logs():
+    if job.flush_logs() and not run.has_logs:
         changes["has_logs"] = True
     Run.objects.filter(pk=job.run.pk).update(**changes)
 
@@ -370,7 +370,7 @@ def wrap_up(job: Job) -> bool:
         if open_units:
             return True  # the reaper put a dead worker's container back: take it
         try:
-            add_counters(job, job.operation.finish(job))
+            add_counters(job, run, job.operation.finish(job))
         except Exception as error:  # noqa: BLE001
             logger.exception("finishing run #%s failed", run.pk)
             raise Fatal(f"could not finish: {error}") from error
