@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sqlite3
 import subprocess
 import sys
 import time
@@ -198,13 +197,3 @@ def wait_for(predicate, timeout: float = 30, what: str = "the condition"):
             return value
         time.sleep(0.05)
     raise AssertionError(f"Timed out after {timeout}s waiting for {what}")
-
-
-def sqlite_db(path: Path, script: str) -> str:
-    """Create a SQLite source database from a SQL script; its connection URL."""
-    path.unlink(missing_ok=True)
-    db = sqlite3.connect(path)
-    db.executescript(script)
-    db.commit()
-    db.close()
-    return f"sqlite:///{path}"
