@@ -111,7 +111,7 @@ class Connector:
         """Cancel the running statement; safe to call from another thread."""
 
     def close(self) -> None:
-        pass
+        self.connection.close()
 
     def ensure_alive(self) -> None:
         """Raise SourceUnavailable when the database has gone since connecting."""

@@ -135,9 +135,6 @@ class PostgreSQLConnector(Connector):
     def interrupt(self) -> None:
         self.connection.cancel_safe(timeout=2)
 
-    def close(self) -> None:
-        self.connection.close()
-
     def matches(self, expression: str) -> str:
         return f"CAST({expression} AS TEXT) ~ %s"
 

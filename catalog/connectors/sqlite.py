@@ -144,9 +144,6 @@ class SQLiteConnector(Connector):
     def interrupt(self) -> None:
         self.connection.interrupt()
 
-    def close(self) -> None:
-        self.connection.close()
-
     def matches(self, expression: str) -> str:
         return f"{expression} REGEXP ?"
 

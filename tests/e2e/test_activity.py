@@ -91,26 +91,23 @@ def test_a_filter_change_updates_the_url_and_the_list(demo, login, page):
 def test_the_keyboard_alone_expands_a_row_and_presses_abort(demo, login, page):
     queued = Run.launch(Run.Type.SCAN, demo, by=User.objects.get(username="maria")).pk
     login("maria")
-    toggle = page.locator(f"#run-{queued}-toggle")
-    for _ in range(60):
-        page.keyboard.press("Tab")
-        if toggle.evaluate("el => el === document.activeElement"):
-            break
-    else:
-        raise AssertionError("Tab never reached the row's toggle")
+    tab_to(page, page.locator(f"#run-{queued}-toggle"))
     page.keyboard.press("Enter")
     expect(page.locator(f"#run-{queued}-detail")).to_be_visible()
     expect(page.locator(f"#run-{queued}-toggle")).to_have_attribute("aria-expanded", "true")
-    abort = page.locator(f"#run-{queued}-abort")
-    for _ in range(10):
-        page.keyboard.press("Tab")
-        if abort.evaluate("el => el === document.activeElement"):
-            break
-    else:
-        raise AssertionError("Tab never reached Abort")
+    tab_to(page, page.locator(f"#run-{queued}-abort"))
     page.once("dialog", lambda dialog: dialog.accept())
     page.keyboard.press("Enter")
     expect(row(page, queued).locator(".badge")).to_have_text(re.compile("Aborted"))
     expect(page.locator(f"#run-{queued}-toggle")).to_be_focused()
     page.keyboard.press("Escape")
     expect(page.locator(f"#run-{queued}-detail")).to_have_count(0)
+
+
+def tab_to(page, target, presses: int = 60) -> None:
+    """Press Tab until the target has the focus, as a keyboard user would."""
+    for _ in range(presses):
+        page.keyboard.press("Tab")
+        if target.evaluate("el => el === document.activeElement"):
+            return
+    raise AssertionError(f"Tab never reached {target}")
