@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from activity import listing
+from activity import listing, rules
 from activity.forms import LaunchForm, UploadForm
 from activity.models import Run, RunContainer
 from activity.operations.external_scan import read_csv, receive
@@ -215,11 +215,8 @@ def perform(run: Run, action: Action, user, key: str | None) -> Run | None:
 
 
 def refuse(request, run: Run, refusal: InvalidTransition | ValidationError):
-    forbidden = getattr(refusal, "forbidden", False)
-    status = 403 if forbidden else 409
-    message = (
-        refusal.message if isinstance(refusal, InvalidTransition) else " ".join(refusal.messages)
-    )
+    status = 403 if getattr(refusal, "forbidden", False) else 409
+    message = reason(refusal)
     try:
         run = Run.objects.visible_to(request.user).for_rows().get(pk=run.pk)
     except Run.DoesNotExist:
@@ -237,6 +234,10 @@ def refuse(request, run: Run, refusal: InvalidTransition | ValidationError):
     return render(
         request, "activity/run_detail.html", detail_context(request, run, message), status=status
     )
+
+
+def reason(error: InvalidTransition | ValidationError) -> str:
+    return error.message if isinstance(error, InvalidTransition) else " ".join(error.messages)
 
 
 def done_message(run: Run, action: Action, child: Run | None) -> str:
@@ -290,15 +291,7 @@ def live(request):
 
 @require_http_methods(["GET", "POST"])
 def launch(request):
-    editable = (
-        Datastore.objects.all()
-        if request.user.is_admin
-        else Datastore.objects.filter(
-            pk__in=[
-                pk for pk, level in request.user.datastore_levels.items() if level == level.EDITOR
-            ]
-        )
-    )
+    editable = Datastore.objects.editable_by(request.user)
     if not editable.exists():
         raise PermissionDenied(
             "You need the editor permission on a datastore to launch operations."
@@ -316,7 +309,7 @@ def launch(request):
                 request_key=request.POST.get("key") or None,
             )
         except (InvalidTransition, ValidationError) as error:
-            messages.error(request, getattr(error, "message", None) or " ".join(error.messages))
+            messages.error(request, reason(error))
         else:
             messages.success(
                 request, f"Run #{run.pk} {run.get_type_display()} queued on {run.datastore}."
@@ -337,22 +330,19 @@ def external_scan(request, container_id: int):
         Container.objects.filter(datastore__in=Datastore.objects.visible_to(request.user)),
         pk=container_id,
     )
+    try:
+        rules.authorize_launch(request.user, container.datastore)
+    except InvalidTransition as refusal:
+        raise PermissionDenied(refusal.message) from None
     form = UploadForm(request.POST, request.FILES)
     try:
-        if not request.user.can_edit(container.datastore_id):
-            raise InvalidTransition(
-                f"You need the editor permission on {container.datastore} to upload records.",
-                forbidden=True,
-            )
         if not form.is_valid():
             raise ValidationError(" ".join(m for errors in form.errors.values() for m in errors))
         upload = form.cleaned_data["file"]
         columns, rows = read_csv(container, upload)
         run = receive(container, columns, rows, by=request.user, filename=upload.name)
-    except InvalidTransition as refusal:
-        raise PermissionDenied(refusal.message) from None
     except ValidationError as error:
-        messages.error(request, f"Upload refused: {' '.join(error.messages)} No run was created.")
+        messages.error(request, f"Upload refused: {reason(error)} No run was created.")
         return redirect(container)
     messages.success(
         request, f"External Scan #{run.pk} of {upload.name} queued: {len(rows):,} records."

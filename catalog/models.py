@@ -12,6 +12,12 @@ class DatastoreQuerySet(models.QuerySet):
             return self
         return self.filter(pk__in=list(user.datastore_levels))
 
+    def editable_by(self, user) -> DatastoreQuerySet:
+        """The datastores the user may launch operations on."""
+        if user.is_admin:
+            return self
+        return self.filter(pk__in=[pk for pk in user.datastore_levels if user.can_edit(pk)])
+
 
 class Datastore(models.Model):
     """A named connection to a real SQL database (SPEC §2)."""
