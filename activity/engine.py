@@ -44,6 +44,11 @@ class Fatal(Exception):
     """The run cannot go on: it lands on failure with this message as its detail."""
 
 
+# Set when the worker process is asked to stop (SIGTERM, Ctrl-C): finish the current container,
+# then hand the rest of the run back to the queue instead of working through it.
+stopping = threading.Event()
+
+
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
@@ -201,8 +206,12 @@ def execute(run_id: int) -> None:
             if starting:
                 begin(job)
             while True:
-                while not job.abort_requested.is_set() and (unit := claim_next(job)):
+                while not (job.abort_requested.is_set() or stopping.is_set()) and (
+                    unit := claim_next(job)
+                ):
                     process(job, unit)
+                if stopping.is_set() and hand_over(job):
+                    break
                 if not wrap_up(job):
                     break
         except Fatal as error:
@@ -347,6 +356,20 @@ def release(job: Job, unit: Unit, reason: str) -> None:
             status=Unit.Status.PENDING, started_at=None, heartbeat_at=None, worker=""
         )
         job.run.log(f"{unit.name}: {reason}")
+
+
+def hand_over(job: Job) -> bool:
+    """A stopping worker puts the run back in the queue for another one, if work is left."""
+    if (
+        job.abort_requested.is_set()
+        or not job.run.containers.filter(status=Unit.Status.PENDING).exists()
+    ):
+        return False
+    from activity.tasks import execute_run
+
+    job.run.log(f"Worker {job.worker} is stopping: the containers left go back to the queue")
+    execute_run.enqueue(job.run.pk)
+    return True
 
 
 def wrap_up(job: Job) -> bool:

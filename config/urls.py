@@ -1,7 +1,7 @@
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
-from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
 
@@ -11,7 +11,11 @@ admin.site.site_title = "Runboard admin"
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="activity:run-list"), name="home"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
-    path("favicon.ico", login_not_required(RedirectView.as_view(url=static("images/logo.svg")))),
+    # The unhashed name: WhiteNoise serves it too, and nothing is looked up at import time.
+    path(
+        "favicon.ico",
+        login_not_required(RedirectView.as_view(url=f"/{settings.STATIC_URL}images/logo.svg")),
+    ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("activity/", include("activity.urls")),

@@ -68,3 +68,8 @@ def test_every_page_but_login_is_private(client, db):
     response = client.get("/activity/")
     assert response.status_code == 302
     assert response["Location"].startswith("/login/")
+
+
+def test_the_favicon_is_public(client, db):
+    response = client.get("/favicon.ico")
+    assert (response.status_code, response["Location"]) == (302, "/static/images/logo.svg")

@@ -227,3 +227,22 @@ def test_an_aborted_materialize_leaves_no_table_that_looks_complete(world, worke
             assert {f"big_mat_{name}" for name in done} <= {t.name for t in conn.tables()}
     finally:
         enrichment.drop()
+
+
+def test_a_stopping_worker_hands_the_rest_of_its_run_to_another(world, workers):
+    profile = Run.launch(Run.Type.PROFILE, world.shop, by=world.editor)
+    first = workers()
+    wait_for(lambda: one_container_done(profile), what="the first container to finish")
+    first.send_signal(signal.SIGTERM)
+    first.wait(timeout=30)  # it finished its container, then left
+    profile.refresh_from_db()
+    assert profile.status == "running"
+    assert "pending" in statuses(profile).values() and "running" not in statuses(profile).values()
+    assert profile.logs.filter(message__contains="is stopping").exists()
+
+    workers("--batch")
+    wait_for(
+        lambda: Run.objects.get(pk=profile.pk).status == "success", timeout=60, what="the rest"
+    )
+    assert set(profiled(world).values()) == {profile.pk}
+    assert len(profiled(world)) == TABLES

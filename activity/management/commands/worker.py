@@ -1,13 +1,21 @@
 from __future__ import annotations
 
-from django_tasks_db.management.commands.db_worker import Command as DbWorkerCommand
+from django_tasks_db.management.commands import db_worker
 
-from activity.engine import Reaper
+from activity import engine
 
 
-class Command(DbWorkerCommand):
+class Worker(db_worker.Worker):
+    def shutdown(self, signum, frame) -> None:
+        engine.stopping.set()  # the run at hand stops after its current container
+        super().shutdown(signum, frame)
+
+
+class Command(db_worker.Command):
     help = "Run a Runboard worker: executes queued runs and reaps runs whose workers died."
 
     def handle(self, *args, **options) -> None:
-        Reaper().start()
+        # db_worker builds its Worker by this module-level name: ours also tells the engine.
+        db_worker.Worker = Worker
+        engine.Reaper().start()
         super().handle(*args, **options)
