@@ -14,7 +14,7 @@ urlpatterns = [
     # The unhashed name: WhiteNoise serves it too, and nothing is looked up at import time.
     path(
         "favicon.ico",
-        login_not_required(RedirectView.as_view(url=f"/{settings.STATIC_URL}images/logo.svg")),
+        login_not_required(RedirectView.as_view(url=f"{settings.STATIC_URL}images/logo.svg")),
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
