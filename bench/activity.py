@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import time
 
-from common import median_ms, row, setup
+from common import ROOT, median_ms, row, setup
 
 setup("postgresql://postgres@127.0.0.1:5432/runboard_bench")
 
@@ -172,9 +172,80 @@ def measure(client: Client, label: str, url: str, **headers) -> float:
     return page
 
 
+def first_row_visible(repeat: int = 11) -> float | None:
+    """What a person waits for: Playwright's page.goto() until the first run row is visible, in
+    Debian's Chromium, against gunicorn serving the same database (warm cache)."""
+    import os
+    import shutil
+    import statistics
+    import subprocess
+    import sys
+
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        return None
+    from playwright.sync_api import sync_playwright
+
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "config.wsgi",
+            "--bind",
+            "127.0.0.1:8765",
+            "--worker-class",
+            "gthread",
+            "--workers",
+            "2",
+            "--threads",
+            "4",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=os.environ | {"RUNBOARD_MANIFEST_STATIC": "false", "DEBUG": "false"},
+    )
+    try:
+        args = [
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--no-first-run",
+            "--disable-sync",
+        ]
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium, args=args)
+            page = browser.new_page()
+            for _ in range(50):
+                try:
+                    page.goto("http://127.0.0.1:8765/login/")
+                    break
+                except Exception:  # noqa: BLE001 - gunicorn is still starting
+                    time.sleep(0.2)
+            page.fill("#id_username", "bench-editor")
+            page.fill("#id_password", "bench-password")
+            page.click("button[type=submit]")
+            page.wait_for_url("**/activity/")
+            times = []
+            for _ in range(repeat):
+                started = time.perf_counter()
+                page.goto("http://127.0.0.1:8765/activity/", wait_until="commit")
+                page.locator("tbody.run").first.wait_for(state="visible")
+                times.append((time.perf_counter() - started) * 1000)
+            browser.close()
+        return statistics.median(times[1:])
+    finally:
+        server.terminate()
+        server.wait()
+
+
 def main() -> None:
     seed()
     editor = User.objects.get(username="bench-editor")
+    editor.set_password("bench-password")
+    editor.save()
     client = Client()
     client.force_login(editor)
     with override_settings(ROOT_URLCONF=__name__):
