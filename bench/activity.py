@@ -274,6 +274,11 @@ def main() -> None:
         print(
             f"\n  page 1 / floor(50) = {page1 / floor50:.2f}x   ({len(re.findall('<tbody id=', html))} rows rendered; floor 25 rows {floor25:.2f} ms)"
         )
+    waited = first_row_visible()
+    if waited is None:
+        print("  first row visible in Chromium: no chromium here (apt-get install chromium)")
+    else:
+        print(f"  first row visible in Chromium after page.goto (median): {waited:.0f} ms")
 
 
 if __name__ == "__main__":
