@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import datetime, timedelta
 from functools import lru_cache
 
 from django import template
+from django.template.defaulttags import PartialDefNode
 from django.template.loader import get_template
 from django.utils import timezone
 from django.utils.safestring import mark_safe
@@ -86,11 +88,42 @@ def form_key() -> str:
     return secrets.token_urlsafe(16)
 
 
+ICONS = "activity/icons.html"
+SVG = re.compile(r"<svg(?P<attrs>[^>]*?) viewBox=\"(?P<box>[^\"]+)\"(?P<more>[^>]*)>(?P<body>.*)</svg>", re.S)
+# Drawn inline: its parts animate on their own, which a <use> copy would not do everywhere.
+INLINE = {"aborting"}
+
+
+@lru_cache
+def drawing(name: str) -> re.Match:
+    return SVG.fullmatch(get_template(f"{ICONS}#{name}").render().strip())
+
+
 @register.simple_tag
 @lru_cache
 def icon(name: str) -> str:
-    """An inline SVG of templates/activity/icons.html, rendered once per process."""
-    return mark_safe(get_template(f"activity/icons.html#{name}").render().strip())  # noqa: S308
+    """An icon of templates/activity/icons.html: a <use> of the page's sprite, so that a list of
+    runs carries each drawing once, not once per row."""
+    svg = drawing(name)
+    if name in INLINE:
+        return mark_safe(svg.group(0))  # noqa: S308
+    return mark_safe(f'<svg{svg["attrs"]}{svg["more"]}><use href="#i-{name}"/></svg>')  # noqa: S308
+
+
+@register.simple_tag
+@lru_cache
+def icon_sprite() -> str:
+    """Every icon as a <symbol>, once per page (base.html)."""
+    names = [
+        node.partial_name
+        for node in get_template(ICONS).template.nodelist.get_nodes_by_type(PartialDefNode)
+        if node.partial_name not in INLINE
+    ]
+    symbols = "".join(
+        f'<symbol id="i-{name}" viewBox="{drawing(name)["box"]}">{drawing(name)["body"]}</symbol>'
+        for name in names
+    )
+    return mark_safe(f'<svg class="sprite" aria-hidden="true">{symbols}</svg>')  # noqa: S308
 
 
 @register.filter
