@@ -176,15 +176,16 @@ def first_row_visible(repeat: int = 11) -> float | None:
     """What a person waits for: Playwright's page.goto() until the first run row is visible, in
     Debian's Chromium, against gunicorn serving the same database (warm cache)."""
     import os
-    import shutil
     import statistics
     import subprocess
     import sys
 
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        return None
     from playwright.sync_api import sync_playwright
+
+    from tests.e2e import CHROMIUM, CHROMIUM_ARGS
+
+    if not os.path.exists(CHROMIUM):
+        return None
 
     server = subprocess.Popen(
         [
@@ -207,16 +208,8 @@ def first_row_visible(repeat: int = 11) -> float | None:
         env=os.environ | {"RUNBOARD_MANIFEST_STATIC": "false", "DEBUG": "false"},
     )
     try:
-        args = [
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--no-first-run",
-            "--disable-sync",
-        ]
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium, args=args)
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page()
             for _ in range(50):
                 try:

@@ -89,7 +89,9 @@ def form_key() -> str:
 
 
 ICONS = "activity/icons.html"
-SVG = re.compile(r"<svg(?P<attrs>[^>]*?) viewBox=\"(?P<box>[^\"]+)\"(?P<more>[^>]*)>(?P<body>.*)</svg>", re.S)
+SVG = re.compile(
+    r"<svg(?P<attrs>[^>]*?) viewBox=\"(?P<box>[^\"]+)\"(?P<more>[^>]*)>(?P<body>.*)</svg>", re.S
+)
 # Drawn inline: its parts animate on their own, which a <use> copy would not do everywhere.
 INLINE = {"aborting"}
 

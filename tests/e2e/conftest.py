@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 
 import pytest
 from django.core.management import call_command
@@ -12,16 +11,8 @@ from accounts.models import User
 from activity.management.commands.demo import catalog
 from catalog.models import Datastore
 from tests.base import start_worker
+from tests.e2e import CHROMIUM, CHROMIUM_ARGS
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 # A demo shop big enough (about a million order items) for a Scan to run for several seconds.
 SCALE = 3.0
 
@@ -39,7 +30,7 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):
-    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": ARGS}
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
 
 
 @pytest.fixture
