@@ -65,7 +65,9 @@ class Job:
         self.interrupted = threading.Event()
         self.current: Unit | None = None
         self.logs: list[RunLog] = []
-        self.connections: dict[tuple, object] = {}
+        self.connections: dict[object, object] = {}
+        # What an operation reads once per worker and run (Sync: the source's inventory).
+        self.memo: dict[str, object] = {}
 
     @property
     def source(self):
@@ -80,21 +82,25 @@ class Job:
 
     def _connect_with_retries(self, datastore, write: bool):
         delays = settings.RUNBOARD["RECONNECT_DELAYS"]
-        for attempt in range(len(delays) + 1):
+        attempts = len(delays) + 1
+        for attempt, pause in enumerate([*delays, None], start=1):
             try:
                 conn = connect(datastore.connection_url, write=write)
-                again = f" on attempt {attempt + 1}" if attempt else ""
-                self.log(f"Connected to {datastore} ({conn.describe()}){again}")
-                return conn
             except SourceUnavailable as error:
-                if attempt == len(delays):
+                if pause is None:
                     raise Fatal(f"source datastore unreachable: {error}") from error
                 self.log(
-                    f"Connection {attempt + 1}/{len(delays) + 1} to {datastore} failed: {error}",
-                    "warning",
+                    f"Connection {attempt}/{attempts} to {datastore} failed: {error}", "warning"
                 )
-                time.sleep(delays[attempt])
-        raise AssertionError("unreachable")
+                time.sleep(pause)
+            else:
+                again = f" on attempt {attempt}" if attempt > 1 else ""
+                self.log(f"Connected to {datastore} ({conn.describe()}){again}")
+                return conn
+
+    def hold(self, name: str, conn) -> None:
+        """A connection the operation opened itself, closed and interrupted with the job's."""
+        self.connections[name] = conn
 
     def reconnect(self) -> None:
         self.close()
@@ -291,20 +297,25 @@ def process(job: Job, unit: Unit) -> None:
 
 def compute(job: Job, unit: Unit):
     """The operation's reads for one container, reconnecting once if the connection dropped."""
-    for attempt in (1, 2):
-        try:
-            job.checkpoint()
-            job.source.ensure_alive()
-            return job.operation.compute(job, unit)
-        except QueryInterrupted:
-            job.checkpoint()
-            raise
-        except SourceUnavailable as error:
-            job.log(f"Lost the connection while on {unit.name}: {error}", RunLog.Level.WARNING)
-            if attempt == 2:
-                raise Fatal(f"source datastore unreachable: {error}") from error
-            job.reconnect()
-    raise AssertionError("unreachable")
+    try:
+        return compute_once(job, unit)
+    except SourceUnavailable as error:
+        job.log(f"Lost the connection while on {unit.name}: {error}", RunLog.Level.WARNING)
+        job.reconnect()
+    try:
+        return compute_once(job, unit)
+    except SourceUnavailable as error:
+        raise Fatal(f"source datastore unreachable: {error}") from error
+
+
+def compute_once(job: Job, unit: Unit):
+    try:
+        job.checkpoint()
+        job.source.ensure_alive()
+        return job.operation.compute(job, unit)
+    except QueryInterrupted:
+        job.checkpoint()  # an abort cancelled the statement: say so, not "query failed"
+        raise
 
 
 def lock_running(job: Job) -> Run:

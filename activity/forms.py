@@ -32,12 +32,6 @@ class LaunchForm(forms.Form):
         except forms.ValidationError:
             return None
 
-    def clean(self):
-        data = super().clean()
-        if data.get("type") == RunType.PROMOTE and not data.get("target"):
-            self.add_error("target", "Choose the datastore to promote checks to.")
-        return data
-
     def options_form(self, data=None) -> OptionsForm:
         run_type = self.chosen("type") or RunType.SCAN
         datastore = self.chosen("datastore") or self.fields["datastore"].queryset.first()

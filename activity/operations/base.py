@@ -108,6 +108,14 @@ class Operation:
         )
 
 
+def catalogued(unit: RunContainer) -> Container:
+    """The unit's container, or Skipped when it left the catalog after the run was planned."""
+    container = unit.container
+    if container is None or container.removed_at:
+        raise Skipped(f"{unit.name} is no longer in the catalog")
+    return container
+
+
 def json_safe(value: Any) -> Any:
     """A source value as JSON can hold it (for anomaly examples and profiles)."""
     if value is None or isinstance(value, bool | int | float | str):

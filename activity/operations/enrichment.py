@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import re
 
+from django.core.exceptions import ValidationError
+
 from activity.operations.base import OptionsForm
 
 # PostgreSQL truncates identifiers at 63 bytes; stay well under it on every database.
@@ -15,16 +17,23 @@ class EnrichmentOptions(OptionsForm):
     def clean(self):
         data = super().clean()
         if self.datastore.enrichment_id is None:
-            raise_missing(self.datastore)
+            raise missing(self.datastore)
         return data
 
 
-def raise_missing(datastore):
-    from django.core.exceptions import ValidationError
-
-    raise ValidationError(
+def missing(datastore) -> ValidationError:
+    return ValidationError(
         f"{datastore} has no enrichment datastore: link one in the admin to write into it."
     )
+
+
+def destination(job):
+    """The job's connection to its datastore's enrichment datastore (invalid options if none:
+    the link may have been removed since the run was launched)."""
+    enrichment = job.run.datastore.enrichment
+    if enrichment is None:
+        raise missing(job.run.datastore)
+    return job.connect(enrichment, write=True)
 
 
 def table_name(prefix: str, kind: str, name: str) -> str:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from django import forms
 
 from activity.operations.base import Operation
-from activity.operations.enrichment import EnrichmentOptions, raise_missing, table_name
+from activity.operations.enrichment import EnrichmentOptions, destination, table_name
 from activity.rules import RunType
 from catalog.connectors import DATE, INTEGER, NUMBER, TEXT
 from catalog.models import Anomaly, Check, FieldProfile
@@ -75,14 +75,11 @@ class Export(Operation):
         return [(None, asset) for asset in ASSETS if asset in options["assets"]]
 
     def start(self, job) -> None:
-        enrichment = job.run.datastore.enrichment
-        if enrichment is None:
-            raise_missing(job.run.datastore)
-        job.connect(enrichment, write=True)
+        destination(job)
 
     def compute(self, job, unit) -> tuple[str, int]:
         datastore = job.run.datastore
-        dest = job.connect(datastore.enrichment, write=True)
+        dest = destination(job)
         name = table_name(datastore.enrichment_prefix, "export", unit.name)
         columns = [(column, dest.column_type(kind)) for column, kind in ASSETS[unit.name]]
         rows = self.rows(unit.name, datastore, job.options.get("containers"))

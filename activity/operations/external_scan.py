@@ -61,7 +61,7 @@ class ExternalScan(Operation):
             raise Skipped(f"{unit.name} is no longer in the catalog")
         upload = RunUpload.objects.get(run_id=job.run.pk)
         memory = connect(MEMORY)
-        job.connections[("memory", True)] = memory  # closed, and interrupted, with the job's
+        job.hold("memory", memory)
         fields = list(container.fields.present().order_by("position"))
         q = memory.quote
         # Declared types give the columns the source's affinity: "12.5" compares as a number.

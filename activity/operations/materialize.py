@@ -8,8 +8,8 @@ from typing import Any
 
 from django import forms
 
-from activity.operations.base import Operation, Skipped
-from activity.operations.enrichment import EnrichmentOptions, raise_missing, table_name
+from activity.operations.base import Operation, Skipped, catalogued
+from activity.operations.enrichment import EnrichmentOptions, destination, table_name
 from activity.rules import RunType
 from catalog.connectors import BOOLEAN, NUMBER, SourceError, kind_of
 
@@ -27,21 +27,16 @@ class Materialize(Operation):
     unit_columns = (("rows_written", "Rows"),)
 
     def start(self, job) -> None:
-        enrichment = job.run.datastore.enrichment
-        if enrichment is None:
-            raise_missing(job.run.datastore)
         job.source  # noqa: B018 - connect to both before the first container
-        job.connect(enrichment, write=True)
+        destination(job)
 
     def compute(self, job, unit) -> tuple[str, int]:
-        container = unit.container
-        if container is None or container.removed_at:
-            raise Skipped(f"{unit.name} is no longer in the catalog")
+        container = catalogued(unit)
         fields = list(container.fields.present().order_by("position"))
         if not fields:
             raise Skipped(f"{unit.name} has no fields: run a Sync first")
         src, datastore = job.source, job.run.datastore
-        dest = job.connect(datastore.enrichment, write=True)
+        dest = destination(job)
         kinds = [kind_of(f.type) for f in fields]
         columns = [(f.name, dest.column_type(kind)) for f, kind in zip(fields, kinds, strict=True)]
         sql = f"SELECT {', '.join(src.quote(f.name) for f in fields)} FROM {src.quote(unit.name)}"

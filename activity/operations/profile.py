@@ -9,7 +9,7 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 
-from activity.operations.base import Operation, OptionsForm, Skipped, json_safe
+from activity.operations.base import Operation, OptionsForm, catalogued, json_safe
 from activity.rules import RunType
 from catalog.connectors import BOOLEAN, DATE, NUMBER, TEXT, kind_of
 from catalog.models import Check, Field, FieldProfile
@@ -65,9 +65,7 @@ class Profile(Operation):
     unit_columns = (("records_profiled", "Records"), ("checks_added", "Checks"))
 
     def compute(self, job, unit) -> Profiled:
-        container = unit.container
-        if container is None or container.removed_at:
-            raise Skipped(f"{unit.name} is no longer in the catalog")
+        container = catalogued(unit)
         fields = list(container.fields.present())
         src = job.source
         source = src.sample(container.name, job.options.get("record_limit"))

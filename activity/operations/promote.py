@@ -13,7 +13,7 @@ class PromoteOptions(OptionsForm):
     def clean(self):
         data = super().clean()
         if self.target is None:
-            raise ValidationError("Choose the target datastore to promote checks to.")
+            raise ValidationError("Choose the datastore to promote checks to.")
         if self.target == self.datastore:
             raise ValidationError("The target datastore must differ from the source.")
         return data

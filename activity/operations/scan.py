@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from django import forms
 from django.utils import timezone
 
-from activity.operations.base import Operation, OptionsForm, Skipped, json_safe
+from activity.operations.base import Operation, OptionsForm, Skipped, catalogued, json_safe
 from activity.rules import RunType
 from catalog.connectors import Connector, QueryInterrupted, SourceError, SourceUnavailable
 from catalog.models import Anomaly, Check
@@ -62,9 +62,7 @@ class Scan(Operation):
     unit_columns = (("records_scanned", "Records"), ("anomalies_identified", "Anomalies"))
 
     def compute(self, job, unit) -> Scanned:
-        container = unit.container
-        if container is None or container.removed_at:
-            raise Skipped(f"{unit.name} is no longer in the catalog")
+        container = catalogued(unit)
         src: Connector = job.source
         if job.options.get("mode") != "incremental":
             return check_records(job, unit, src)

@@ -55,9 +55,9 @@ class Sync(Operation):
         job.log(f"Found {len(found) - views} tables and {views} views in the source")
 
     def inventory(self, job) -> dict[str, Table]:
-        if not hasattr(job, "inventory"):
-            job.inventory = {table.name: table for table in job.source.tables()}
-        return job.inventory
+        if "inventory" not in job.memo:
+            job.memo["inventory"] = {table.name: table for table in job.source.tables()}
+        return job.memo["inventory"]
 
     def compute(self, job, unit) -> Table:
         table = self.inventory(job).get(unit.name)

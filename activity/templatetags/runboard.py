@@ -77,11 +77,6 @@ def get(mapping: dict, key):
     return mapping.get(key, 0) if mapping else 0
 
 
-@register.filter
-def ratio(done: int, total: int) -> int:
-    return round(100 * done / total) if total else 0
-
-
 @register.simple_tag
 def form_key() -> str:
     """A key for this rendering of a form: submitting it twice acts once."""
