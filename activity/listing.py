@@ -190,10 +190,12 @@ def live_counts(runs) -> dict[str, int]:
 
 def queue_positions(runs: list[Run]) -> dict[int, int]:
     """Each queued run's place in the queue (every datastore's queued runs wait together)."""
-    if not any(run.status == RunStatus.QUEUED for run in runs):
+    waiting = [run.pk for run in runs if run.status == RunStatus.QUEUED]
+    if not waiting:
         return {}
-    queued = Run.objects.filter(status=RunStatus.QUEUED).order_by("id").values_list("pk", flat=True)
-    return {pk: place for place, pk in enumerate(queued, start=1)}
+    # Only the runs ahead of the last one shown count: not the whole queue behind it.
+    ahead = Run.objects.filter(status=RunStatus.QUEUED, pk__lte=max(waiting)).order_by("id")
+    return {pk: place for place, pk in enumerate(ahead.values_list("pk", flat=True), start=1)}
 
 
 class Insights:

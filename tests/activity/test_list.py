@@ -262,3 +262,12 @@ def test_the_live_request_costs_the_same_queries_for_any_number_of_rows(
     ]
     query = "&".join(f"run={run.pk}:running" for run in runs)
     count_queries(editor, f"/activity/live/?{query}", django_assert_max_num_queries, 4)
+
+
+def test_queued_runs_show_their_place_in_the_shared_queue(world, editor):
+    make_run(world.other, status="queued")  # another team's run waits ahead of ours
+    first, second = make_run(world.shop, status="queued"), make_run(world.shop, status="queued")
+    html = editor.get("/activity/").content.decode()
+    for run, place in ((first, "2nd"), (second, "3rd")):
+        row = html[html.index(f'id="run-{run.pk}-result"') :]
+        assert row[: row.index("</td>")].strip().endswith(f"{place} in queue")
