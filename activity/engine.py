@@ -22,7 +22,7 @@ from django.db import close_old_connections, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from activity.models import Run, RunContainer, RunLog
+from activity.models import Run, RunContainer, RunEvent, RunLog
 from activity.operations.base import Skipped
 from activity.rules import RunStatus
 from catalog.connectors import QueryInterrupted, SourceError, SourceUnavailable, connect
@@ -397,12 +397,21 @@ def wrap_up(job: Job) -> bool:
         )
         if Unit.Status.RUNNING in open_units:
             return False  # another worker is on a container: it lands the run
-        if run.abort_requested_at:
+        if run.abort_requested_at and open_units:
             run.log(f"Aborted by {run.aborted_by or 'System'}: {progress(run)} finished")
             run.land(RunStatus.ABORTED)
             return False
         if open_units:
             return True  # the reaper put a dead worker's container back: take it
+        if run.abort_requested_at:
+            # Nothing was left to stop: the run lands on what it really did (SPEC §4).
+            run.record(RunEvent.Kind.ABORT_TOO_LATE, note="every container had finished")
+            run.log("The abort came too late: every container had already finished")
+        if run.containers_total and not run.containers_succeeded:
+            detail = f"none of its {run.containers_total} {run.operation.unit_label} succeeded"
+            run.log(f"Failed: {detail}", RunLog.Level.ERROR)
+            run.land(RunStatus.FAILURE, detail)
+            return False
         try:
             add_counters(job, run, job.operation.finish(job))
         except Exception as error:  # noqa: BLE001

@@ -4,6 +4,7 @@ from django import forms
 
 from activity.operations import OPERATIONS
 from activity.operations.base import OptionsForm
+from activity.operations.external_scan import Records, read_csv
 from activity.rules import RunType
 
 # External Scans start from a container's page, with the file of records they check.
@@ -41,8 +42,20 @@ class LaunchForm(forms.Form):
 
 
 class UploadForm(forms.Form):
+    """An External Scan's file of records: cleaning it validates every record (read_csv)."""
+
     file = forms.FileField(
         label="CSV file",
         allow_empty_file=True,  # read_csv() says what is wrong with it, empty included
         help_text="A header row naming the container's columns, then records.",
     )
+
+    def __init__(self, *args, container, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.container = container
+
+    def clean_file(self) -> Records:
+        upload = self.cleaned_data["file"]
+        records = read_csv(self.container, upload)
+        self.filename = upload.name
+        return records

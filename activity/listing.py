@@ -20,6 +20,7 @@ from django.utils.functional import cached_property
 from accounts.models import User
 from activity.models import Run, RunDay
 from activity.rules import RunStatus, RunType
+from catalog.forms import DayField, parse_id, parse_number
 from catalog.models import Datastore
 
 # sort key → the (field, descending) columns the keyset pages on, the id always last
@@ -48,8 +49,8 @@ class RunFilters(forms.Form):
     datastore = forms.TypedChoiceField(required=False, coerce=int, empty_value=None)
     triggered_by = forms.TypedChoiceField(required=False, coerce=int, empty_value=None)
     has_logs = forms.BooleanField(required=False)
-    created_from = forms.DateField(required=False)
-    created_to = forms.DateField(required=False)
+    created_from = DayField(required=False)
+    created_to = DayField(required=False)
     sort = forms.ChoiceField(required=False, choices=SORT_LABELS)
     size = forms.TypedChoiceField(
         required=False, coerce=int, empty_value=50, choices=[(n, n) for n in PAGE_SIZES]
@@ -69,9 +70,10 @@ class RunFilters(forms.Form):
         text = self.cleaned_data["q"].strip().lstrip("#")
         if not text:
             return None
-        if not text.isdigit():
-            raise forms.ValidationError("Search by run id: a number such as #1294.")
-        return int(text)
+        try:
+            return parse_id(text)
+        except forms.ValidationError:
+            raise forms.ValidationError("Search by run id: a number such as #1294.") from None
 
     def clean(self):
         data = super().clean()
@@ -88,10 +90,16 @@ class RunFilters(forms.Form):
 
 
 def parse_cursor(text: str, sort: str) -> tuple:
+    """The (duration, id) or (id,) a page link continues from; ValidationError if malformed."""
     parts = text.split(":")
-    if len(parts) != len(SORTS[sort]) or not all(p.isdigit() for p in parts):
-        raise forms.ValidationError("That page link is malformed: go back to the first page.")
-    values = [int(p) for p in parts]
+    try:
+        if len(parts) != len(SORTS[sort]):
+            raise forms.ValidationError("wrong number of parts")
+        values = [parse_number(part) for part in parts]
+    except forms.ValidationError:
+        raise forms.ValidationError(
+            "That page link is malformed: go back to the first page."
+        ) from None
     if len(values) == 2:
         return (timedelta(microseconds=values[0]), values[1])
     return tuple(values)
@@ -188,14 +196,19 @@ def live_counts(runs) -> dict[str, int]:
     return dict(runs.live().order_by().values_list("status").annotate(n=Count("id")))
 
 
-def queue_positions(runs: list[Run]) -> dict[int, int]:
-    """Each queued run's place in the queue (every datastore's queued runs wait together)."""
-    waiting = [run.pk for run in runs if run.status == RunStatus.QUEUED]
+def queue_places(runs: list[Run], user: User) -> dict[int, int]:
+    """Each queued run's place in the queue, counted over the queued runs the user may see.
+
+    Workers take every datastore's runs oldest first, so other teams' queued runs may be ahead
+    too; how many is not this user's to know (their count would leak another team's activity).
+    One aggregate over the queue ahead of the page's last queued run, whatever its length.
+    """
+    waiting = sorted(run.pk for run in runs if run.status == RunStatus.QUEUED)
     if not waiting:
         return {}
-    # Only the runs ahead of the last one shown count: not the whole queue behind it.
-    ahead = Run.objects.filter(status=RunStatus.QUEUED, pk__lte=max(waiting)).order_by("id")
-    return {pk: place for place, pk in enumerate(ahead.values_list("pk", flat=True), start=1)}
+    ahead = Run.objects.visible_to(user).filter(status=RunStatus.QUEUED, pk__lte=waiting[-1])
+    places = ahead.aggregate(**{f"p{pk}": Count("pk", filter=Q(pk__lte=pk)) for pk in waiting})
+    return {int(alias[1:]): place for alias, place in places.items()}
 
 
 class Insights:

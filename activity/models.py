@@ -92,8 +92,9 @@ class Run(models.Model):
     )
     trigger = models.CharField(max_length=8, choices=Trigger.choices, default=Trigger.MANUAL)
     trigger_label = models.CharField(max_length=100, blank=True)
-    # A client-chosen key (a form's, an API call's) that makes a double submit return the same run.
-    request_key = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    # A client-chosen key (a form's, an API call's) that makes a double submit return the same
+    # run. Unique per user: another user's key finds nothing of theirs.
+    request_key = models.CharField(max_length=64, null=True, blank=True)
 
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -139,6 +140,11 @@ class Run(models.Model):
             # A run is resumed once (SPEC §4): the database settles two simultaneous Resumes.
             models.UniqueConstraint(
                 fields=["parent"], condition=Q(link="resume"), name="run_resumed_once"
+            ),
+            models.UniqueConstraint(
+                fields=["triggered_by", "request_key"],
+                condition=Q(request_key__isnull=False),
+                name="run_request_key_per_user",
             ),
         ]
 
@@ -271,14 +277,14 @@ class Run(models.Model):
         the operation refuses. A repeated request_key returns the run it created first.
         """
         rules.authorize_launch(by, datastore, target)
-        if request_key and (earlier := cls.objects.filter(request_key=request_key).first()):
+        if earlier := cls.submitted_before(by, request_key):
             return earlier
         from activity.operations import OPERATIONS
 
         operation = OPERATIONS[type]
         options = operation.clean_options(datastore, options or {}, target=target)
         units = operation.plan(datastore, options, target=target)
-        return cls._create(
+        run, _ = cls._create(
             type=type,
             datastore=datastore,
             target=target,
@@ -288,9 +294,20 @@ class Run(models.Model):
             trigger=trigger,
             request_key=request_key,
         )
+        return run
 
     @classmethod
-    def _create(cls, *, units, by, parent=None, link="", request_key=None, **fields) -> Run:
+    def submitted_before(cls, by, request_key: str | None) -> Run | None:
+        """The run this user's form (or API call) with this one-time key already created."""
+        if not request_key or by is None:
+            return None
+        return cls.objects.filter(triggered_by=by, request_key=request_key).first()
+
+    @classmethod
+    def _create(
+        cls, *, units, by, parent=None, link="", request_key=None, **fields
+    ) -> tuple[Run, bool]:
+        """The new run and True, or the run this key already created and False."""
         from activity.operations import OPERATIONS
 
         try:
@@ -314,9 +331,28 @@ class Run(models.Model):
                 run.log(f"Queued by {by or 'System'}" + (f" · {note}" if note else ""))
                 transaction.on_commit(run.enqueue)
         except IntegrityError:
-            if request_key and (earlier := cls.objects.filter(request_key=request_key).first()):
-                return earlier
+            if earlier := cls.submitted_before(by, request_key):
+                return earlier, False
             raise
+        return run, True
+
+    @classmethod
+    def receive(cls, container: Container, records, *, by, filename: str = "") -> Run:
+        """The External Scan run of these records (validated by read_csv or read_objects)."""
+        with transaction.atomic():
+            run = cls.launch(
+                RunType.EXTERNAL_SCAN,
+                container.datastore,
+                by=by,
+                options={"container": container.name, "filename": filename},
+            )
+            RunUpload.objects.create(
+                run=run,
+                filename=filename,
+                columns=records.columns,
+                records=records.count,
+                data=records.data,
+            )
         return run
 
     def enqueue(self) -> None:
@@ -366,10 +402,13 @@ class Run(models.Model):
     def rerun(self, by, request_key: str | None = None) -> Run:
         """A new run, linked to this one, with the same options, that processes everything."""
         rules.authorize(self, Action.RERUN, by)
-        if request_key and (earlier := Run.objects.filter(request_key=request_key).first()):
+        if earlier := Run.submitted_before(by, request_key):
             return earlier
         with transaction.atomic():
             parent = self._locked()
+            # Under the lock: a twin submit that held it first has committed its run by now.
+            if earlier := Run.submitted_before(by, request_key):
+                return earlier
             rules.authorize(parent, Action.RERUN, by)
             # The same options, checked again: a container they name may have gone since.
             options = self.operation.clean_options(parent.datastore, parent.options, parent.target)
@@ -417,7 +456,7 @@ class Run(models.Model):
         )
 
     def _spawn(self, link: Link, units, by, request_key: str | None = None) -> Run:
-        child = Run._create(
+        child, created = Run._create(
             type=self.type,
             datastore=self.datastore,
             target=self.target,
@@ -428,8 +467,9 @@ class Run(models.Model):
             link=link,
             request_key=request_key,
         )
-        kind = RunEvent.Kind.RESUMED_AS if link == self.Link.RESUME else RunEvent.Kind.RERUN_AS
-        self.record(kind, by=by, related=child)
+        if created:  # a twin submit that lost the race returns the winner's run, silently
+            kind = RunEvent.Kind.RESUMED_AS if link == self.Link.RESUME else RunEvent.Kind.RERUN_AS
+            self.record(kind, by=by, related=child)
         return child
 
     # Transitions made by workers ---------------------------------------------------------------
@@ -560,6 +600,7 @@ class RunEvent(models.Model):
         FINISHED = "finished", "Finished"
         RESUMED_AS = "resumed_as", "Resumed as"
         RERUN_AS = "rerun_as", "Rerun as"
+        ABORT_TOO_LATE = "abort_too_late", "Abort came too late"
 
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="events")
     at = models.DateTimeField(default=timezone.now)
@@ -628,12 +669,14 @@ class RunDay(models.Model):
 
 
 class RunUpload(models.Model):
-    """The records an External Scan received, kept for the worker that checks them."""
+    """The records an External Scan received, kept for the worker that checks them: compressed
+    CSV in the database, so that a worker on any machine reads them, a row at a time."""
 
     run = models.OneToOneField(Run, on_delete=models.CASCADE, related_name="upload")
     filename = models.CharField(max_length=255)
     columns = models.JSONField()
-    rows = models.JSONField()
+    records = models.PositiveIntegerField()
+    data = models.BinaryField()
 
     def __str__(self) -> str:
         return f"{self.filename} of run #{self.run_id}"

@@ -92,6 +92,8 @@ def state_refusal(run: Run, action: Action) -> str | None:
         return f"{label} is already aborting."
     if action == Action.RESUME and run.resumed_as_id:
         return f"{label} was already resumed as #{run.resumed_as_id}."
+    if action == Action.RESUME and not run.unfinished:
+        return f"{label} has nothing unfinished to resume."
     return None
 
 

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import re
+
+from django.conf import settings
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import BadRequest, PermissionDenied, ValidationError
 from django.http import HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -11,8 +14,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from activity import listing, rules
 from activity.forms import LaunchForm, UploadForm
 from activity.models import Run, RunContainer
-from activity.operations.external_scan import read_csv, receive
 from activity.rules import Action, InvalidTransition
+from catalog.forms import parse_id, parse_number
 from catalog.models import Container, Datastore
 
 LIST = "activity/run_list.html"
@@ -25,7 +28,7 @@ def visible_run(request, pk: int) -> Run:
 
 def prepare(runs: list[Run], user) -> list[Run]:
     """Attach what each row shows that is not a column: its actions and its place in the queue."""
-    places = listing.queue_positions(runs)
+    places = listing.queue_places(runs, user)
     for run in runs:
         run.actions = run.actions_for(user)
         run.queue_place = places.get(run.pk)
@@ -119,7 +122,10 @@ def render_row(
 def safe_next(request) -> str:
     """Where to go back after an action: the list it came from (its filters and page)."""
     target = request.POST.get("next") or request.GET.get("next") or ""
-    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+    # A path of this site only: redirect() would read a bare word as a URL name to reverse.
+    if target.startswith("/") and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}
+    ):
         return target
     return reverse("activity:run-list")
 
@@ -177,13 +183,17 @@ def act(request, pk: int, action: Action):
     """
     run = visible_run(request, pk)
     if request.method == "GET":
+        try:
+            rules.authorize(run, action, request.user)
+        except InvalidTransition as refusal:
+            return refuse(request, run, refusal)
         return render(
             request,
             "activity/confirm.html",
             {"run": run, "action": action, "list_url": safe_next(request)},
         )
     try:
-        child = perform(run, action, request.user, request.POST.get("key"))
+        child = perform(run, action, request.user, request_key(request))
     except (InvalidTransition, ValidationError) as refusal:
         return refuse(request, run, refusal)
     expanded = request.POST.get("expanded") == "1"
@@ -193,12 +203,20 @@ def act(request, pk: int, action: Action):
     if action == Action.DELETE:
         return HttpResponse("")
     run = visible_run(request, pk)
-    extra = (
-        {"new_run": prepare([Run.objects.for_rows().get(pk=child.pk)], request.user)[0]}
-        if child
-        else {}
-    )
+    extra = {"new_run": prepare([visible_run(request, child.pk)], request.user)[0]} if child else {}
     return render_row(request, run, expanded=expanded, extra=extra)
+
+
+# What a form's one-time key looks like: {% form_key %} prints 22 of these characters.
+KEY = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def request_key(request) -> str | None:
+    """The one-time key a launch or rerun form carries, so a double submit acts once."""
+    key = request.POST.get("key") or None
+    if key is not None and not KEY.fullmatch(key):
+        raise BadRequest("This form's one-time key is malformed: reload the page and try again.")
+    return key
 
 
 def perform(run: Run, action: Action, user, key: str | None) -> Run | None:
@@ -259,14 +277,16 @@ def live(request):
     """One request for every live row of a page: their rows, and for open ones the new log
     entries since the last one the page holds. Stops the polling when none is live any more."""
     try:
-        seen = dict(token.split(":", 1) for token in request.GET.getlist("run")[:MAX_LIVE])
-        seen = {int(pk): status for pk, status in seen.items()}
-        opened = dict(token.split(":", 1) for token in request.GET.getlist("open")[:MAX_LIVE])
-        opened = {int(pk): int(last or 0) for pk, last in opened.items()}
-    except ValueError:
+        seen = dict(live_token(token, parse_id, str) for token in request.GET.getlist("run"))
+        opened = dict(
+            live_token(token, parse_id, parse_number) for token in request.GET.getlist("open")
+        )
+    except (ValidationError, ValueError):
         return HttpResponseBadRequest(
             "Malformed live-update request: run=<id>:<status>, open=<id>:<last log id>."
         )
+    if len(seen) > MAX_LIVE:
+        return HttpResponseBadRequest(f"A live update covers at most {MAX_LIVE} runs.")
     runs = prepare(
         list(Run.objects.visible_to(request.user).for_rows().filter(pk__in=seen)), request.user
     )
@@ -284,6 +304,14 @@ def live(request):
         "activity/live.html",
         {"runs": runs, "changed": changed, "still_live": live_count > 0, "live_count": live_count},
     )
+
+
+def live_token(token: str, key, value) -> tuple:
+    """`<id>:<value>` of a live-update query, each side parsed; ValueError when malformed."""
+    left, colon, right = token.partition(":")
+    if not colon:
+        raise ValueError(token)
+    return key(left), value(right)
 
 
 # Launching -------------------------------------------------------------------------------------
@@ -306,7 +334,7 @@ def launch(request):
                 by=request.user,
                 options=options_form.options(),
                 target=form.cleaned_data.get("target"),
-                request_key=request.POST.get("key") or None,
+                request_key=request_key(request),
             )
         except (InvalidTransition, ValidationError) as error:
             messages.error(request, reason(error))
@@ -334,17 +362,34 @@ def external_scan(request, container_id: int):
         rules.authorize_launch(request.user, container.datastore)
     except InvalidTransition as refusal:
         raise PermissionDenied(refusal.message) from None
-    form = UploadForm(request.POST, request.FILES)
+    if request_size(request) > settings.RUNBOARD["UPLOAD_MAX_BYTES"] + 2**16:
+        limit = settings.RUNBOARD["UPLOAD_MAX_BYTES"] / 2**20
+        messages.error(
+            request, f"Upload refused: the file is larger than the limit of {limit:.0f} MB."
+        )
+        return redirect(container)
+    form = UploadForm(request.POST, request.FILES, container=container)
+    if not form.is_valid():
+        refusal = " ".join(m for errors in form.errors.values() for m in errors)
+        messages.error(request, f"Upload refused: {refusal} No run was created.")
+        return redirect(container)
+    records = form.cleaned_data["file"]
     try:
-        if not form.is_valid():
-            raise ValidationError(" ".join(m for errors in form.errors.values() for m in errors))
-        upload = form.cleaned_data["file"]
-        columns, rows = read_csv(container, upload)
-        run = receive(container, columns, rows, by=request.user, filename=upload.name)
+        run = Run.receive(container, records, by=request.user, filename=form.filename)
     except ValidationError as error:
         messages.error(request, f"Upload refused: {reason(error)} No run was created.")
         return redirect(container)
     messages.success(
-        request, f"External Scan #{run.pk} of {upload.name} queued: {len(rows):,} records."
+        request,
+        f"External Scan #{run.pk} of {form.filename} queued: "
+        f"{records.count:,} record{'s' if records.count != 1 else ''}.",
     )
     return redirect(container)
+
+
+def request_size(request) -> int:
+    """The declared size of the request body, read before Django spools it to disk."""
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0

@@ -100,7 +100,7 @@ def container_detail(request, pk: int):
             "checks": checks,
             "anomalies": anomalies,
             "can_edit": request.user.can_edit(container.datastore_id),
-            "upload_form": UploadForm(),
+            "upload_form": UploadForm(container=container),
             "section": "containers",
         },
     )

@@ -209,7 +209,9 @@ RUNBOARD = {
     # Pauses between attempts to reach a datastore that does not answer.
     "RECONNECT_DELAYS": (0.2, 0.5, 1.0),
     "DEMO_DIR": VAR_DIR / "demo",
+    # An External Scan's upload: validated and stored as it streams, so memory stays flat.
     "UPLOAD_MAX_BYTES": env_number("RUNBOARD_UPLOAD_MAX_BYTES", 20 * 1024 * 1024),
+    "UPLOAD_MAX_RECORDS": env_number("RUNBOARD_UPLOAD_MAX_RECORDS", 1_000_000),
 }
 
 LOGGING = {

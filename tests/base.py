@@ -12,6 +12,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import connection
+from django.test import Client
 from django.utils import timezone
 
 from accounts.models import Level, Team, User
@@ -57,6 +58,13 @@ class World:
     def persona(self, name: str) -> User:
         # A fresh instance: levels are cached per user object, as they are per request.
         return User.objects.get(pk=getattr(self, name).pk)
+
+
+def client_for(world: World, persona: str) -> Client:
+    """A browser session logged in as one of the personas."""
+    client = Client()
+    client.force_login(world.persona(persona))
+    return client
 
 
 def user(username: str, **fields) -> User:

@@ -18,6 +18,9 @@ if TYPE_CHECKING:
 
 Units = list[tuple[Container | None, str]]
 
+# A record limit beyond any table Runboard would profile or copy, and within a LIMIT clause.
+MAX_RECORD_LIMIT = 1_000_000_000
+
 
 class Skipped(Exception):  # noqa: N818 - it names an outcome, not an error
     """Raised by an operation to mark a unit `skipped`, with the reason as its log entry."""

@@ -1,28 +1,32 @@
 """External Scan: check records produced outside Runboard against a container's checks.
 
-The records (a CSV upload, or JSON from the API) are validated before any run exists, stored with
-the run, then loaded by the worker into a private in-memory SQLite table named and typed like the
-container, where the very same SQL as a Scan runs the container's active checks.
+The records (a CSV upload, or JSON from the API) are validated as they stream in, before any run
+exists, and stored with the run as compressed CSV; the worker streams them into a private
+temporary SQLite database (on disk, so memory stays flat whatever the upload) with a table named
+and typed like the container, where the very same SQL as a Scan runs the container's active
+checks on the columns the records carry.
 """
 
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, time
 
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
 
-from activity.models import Run, RunUpload
 from activity.operations.base import Operation, OptionsForm, Skipped
 from activity.operations.export import batches
-from activity.operations.scan import Scanned, check_records, record_anomalies
+from activity.operations.scan import Scanned, active_checks, check_records, record_anomalies
 from activity.rules import RunType
-from catalog.connectors import connect
-from catalog.connectors.sqlite import MEMORY
+from catalog.connectors import BOOLEAN, DATE, NUMBER, connect, kind_of
+from catalog.connectors.sqlite import SCRATCH
 from catalog.models import Check, Container
 
 NOT_A_TYPE = re.compile(r"[^\w ]")
@@ -59,29 +63,44 @@ class ExternalScan(Operation):
         container = unit.container
         if container is None:
             raise Skipped(f"{unit.name} is no longer in the catalog")
-        upload = RunUpload.objects.get(run_id=job.run.pk)
-        memory = connect(MEMORY)
-        job.hold("memory", memory)
+        upload = job.run.upload
+        scratch = connect(SCRATCH)
+        job.hold("scratch", scratch)
         fields = list(container.fields.present().order_by("position"))
-        q = memory.quote
+        q = scratch.quote
         # Declared types give the columns the source's affinity: "12.5" compares as a number.
         definition = ", ".join(f"{q(f.name)} {NOT_A_TYPE.sub(' ', f.type)}" for f in fields)
-        memory.execute(f"CREATE TABLE {q(container.name)} ({definition})")
+        scratch.execute(f"CREATE TABLE {q(container.name)} ({definition})")
         insert = (
             f"INSERT INTO {q(container.name)} ({', '.join(map(q, upload.columns))}) "
             f"VALUES ({', '.join('?' * len(upload.columns))})"
         )
-        for batch in batches(job, iter(map(tuple, upload.rows))):
-            memory.executemany(insert, batch)
-        self.load_references(job, memory, container)
-        return check_records(job, unit, memory)
+        for batch in batches(job, stored_rows(upload.data)):
+            with scratch.transaction():
+                scratch.executemany(insert, batch)
+        # A column the records leave out is not theirs to fail: its checks are not evaluated.
+        checks, left_out = [], set()
+        for check in active_checks(container):
+            if check.field is None or check.field.name in upload.columns:
+                checks.append(check)
+            else:
+                left_out.add(check.field.name)
+        if left_out:
+            job.log(
+                f"Not evaluated: the checks on {', '.join(sorted(left_out))}, "
+                "which the records leave out",
+                unit=unit,
+            )
+        self.load_references(job, scratch, container, checks)
+        return check_records(job, unit, scratch, checks)
 
-    def load_references(self, job, memory, container: Container) -> None:
+    def load_references(self, job, memory, container: Container, checks: list[Check]) -> None:
         """Copy from the source the referenced keys that the records use, so that References
         checks run on the records as they would on the table."""
-        checks = container.checks.filter(status=Check.Status.ACTIVE, rule=Check.Rule.REFERENCES)
         q = memory.quote
-        for check in checks.select_related("field"):
+        for check in checks:
+            if check.rule != Check.Rule.REFERENCES:
+                continue
             other, key = check.params.get("container", ""), check.params.get("field", "")
             if other == container.name or not check.field:
                 continue
@@ -114,68 +133,151 @@ class ExternalScan(Operation):
         return f"{c.get('records_checked', 0):,} records · {c.get('anomalies_identified', 0)} anomalies"
 
 
-def receive(
-    container: Container, columns: list[str], rows: list[list], *, by, filename: str = ""
-) -> Run:
-    """Create the External Scan run of these records; they were validated by read_csv()."""
-    with transaction.atomic():
-        run = Run.launch(
-            RunType.EXTERNAL_SCAN,
-            container.datastore,
-            by=by,
-            options={"container": container.name, "filename": filename},
-        )
-        RunUpload.objects.create(run=run, filename=filename, columns=columns, rows=rows)
-    return run
+@dataclass
+class Records:
+    """Records received for an External Scan, validated: their columns, how many there are, and
+    the records themselves as gzip-compressed CSV (read back a row at a time by stored_rows)."""
+
+    columns: list[str]
+    count: int
+    data: bytes
 
 
-def read_csv(container: Container, upload, filename: str = "") -> tuple[list[str], list[list]]:
-    """The header and records of an uploaded CSV file, or ValidationError saying what is wrong."""
+def read_csv(container: Container, upload) -> Records:
+    """The records of an uploaded CSV file, validated as they stream (memory stays flat
+    whatever the file's size), or ValidationError saying what is wrong and where."""
     limit = settings.RUNBOARD["UPLOAD_MAX_BYTES"]
-    data = upload.read(limit + 1)
-    if not data:
+    if not upload.size:
         raise ValidationError("The file is empty.")
-    if len(data) > limit:
+    if upload.size > limit:
         raise ValidationError(f"The file is larger than the limit of {limit / 2**20:.0f} MB.")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise ValidationError(
-            f"The file is not UTF-8 text: byte 0x{data[error.start]:02x} at position "
-            f"{error.start} cannot be read. Save it as CSV UTF-8 and upload it again."
-        ) from None
-    reader = csv.reader(io.StringIO(text, newline=""))
+    upload.seek(0)
+    text = io.TextIOWrapper(upload.file, encoding="utf-8-sig", newline="")
+    reader = csv.reader(text)
     try:
         header = [name.strip() for name in next(reader, [])]
         if not any(header):
             raise ValidationError(
                 "The file has no header row: its first line must name the columns."
             )
-        known = list(container.fields.present().order_by("position").values_list("name", flat=True))
-        if unknown := [name for name in header if name not in known]:
-            raise ValidationError(
-                f"Unknown column{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}: "
-                f"{container.name} has {', '.join(known)}."
-            )
-        if len(set(header)) != len(header):
-            twice = sorted({name for name in header if header.count(name) > 1})
-            raise ValidationError(
-                f"Column {', '.join(twice)} appears more than once in the header."
-            )
-        rows = []
-        for row in reader:
-            if not row:
-                continue
-            if len(row) != len(header):
-                raise ValidationError(
-                    f"Line {reader.line_num} has {len(row)} values, but the header has "
-                    f"{len(header)} columns."
-                )
-            rows.append([value if value != "" else None for value in row])
+        return validated(container, header, (row for row in reader if row), reader)
+    except UnicodeDecodeError:
+        raise ValidationError(
+            f"The file is not UTF-8 text: line {reader.line_num + 1} holds bytes that cannot be "
+            "read. Save it as CSV UTF-8 and upload it again."
+        ) from None
     except csv.Error as error:
         raise ValidationError(
             f"The file is not valid CSV (line {reader.line_num}): {error}."
         ) from None
-    if not rows:
+    finally:
+        text.detach()  # leave the upload open: Django closes it
+
+
+def read_objects(container: Container, objects: list) -> Records:
+    """The records of a JSON list of objects (the API), validated exactly like a CSV file's:
+    the columns are the keys the objects use, in the container's order; a missing key is NULL."""
+    if not isinstance(objects, list) or not all(isinstance(o, dict) for o in objects):
+        raise ValidationError("Send the records as a JSON list of objects.")
+    order = {name: i for i, name in enumerate(present_fields(container))}
+    keys = {key for record in objects for key in record}
+    header = sorted(keys, key=lambda key: (order.get(key, len(order)), str(key)))
+    for number, record in enumerate(objects, start=1):
+        for key, value in record.items():
+            if value is not None and not isinstance(value, str | int | float | bool):
+                raise ValidationError(
+                    f"Record {number}, {key}: expected a string, number, boolean or null."
+                )
+    rows = ([as_text(record.get(key)) for key in header] for record in objects)
+    return validated(container, header, rows, None, what="Record")
+
+
+def present_fields(container: Container) -> dict[str, str]:
+    return dict(container.fields.present().order_by("position").values_list("name", "type"))
+
+
+def validated(container, header: list[str], rows: Iterable[list], reader, what: str = "Line"):
+    """Check the header and every value against the container's columns, writing the records
+    compressed as they go; a record beyond the limit, a value of the wrong type, a NUL
+    character or a short line is refused with where it is."""
+    fields = present_fields(container)
+    if unknown := [name for name in header if name not in fields]:
+        raise ValidationError(
+            f"Unknown column{'s' if len(unknown) > 1 else ''} {', '.join(map(str, unknown))}: "
+            f"{container.name} has {', '.join(fields)}."
+        )
+    if len(set(header)) != len(header):
+        twice = sorted({name for name in header if header.count(name) > 1})
+        raise ValidationError(f"Column {', '.join(twice)} appears more than once in the header.")
+    kinds = [kind_of(fields[name]) for name in header]
+    most = settings.RUNBOARD["UPLOAD_MAX_RECORDS"]
+    buffer = io.BytesIO()
+    count = 0
+    with gzip.GzipFile(fileobj=buffer, mode="wb", compresslevel=5, mtime=0) as packed:
+        out = io.TextIOWrapper(packed, encoding="utf-8", newline="")
+        writer = csv.writer(out)
+        for count, row in enumerate(rows, start=1):
+            where = f"Line {reader.line_num}" if reader else f"{what} {count}"
+            if count > most:
+                raise ValidationError(f"The records are more than the limit of {most:,}.")
+            if len(row) != len(header):
+                raise ValidationError(
+                    f"{where} has {len(row)} values, but the header has {len(header)} columns."
+                )
+            for name, kind, value in zip(header, kinds, row, strict=True):
+                if refusal := invalid(kind, value):
+                    raise ValidationError(f"{where}, column {name}: {refusal}")
+            writer.writerow(row)
+        out.flush()
+        out.detach()
+    if not count:
         raise ValidationError("The file has a header but no records.")
-    return header, rows
+    return Records(columns=header, count=count, data=buffer.getvalue())
+
+
+def invalid(kind: str, value: str) -> str | None:
+    """Why the text cannot be a value of a column of this kind, or None ("" is NULL)."""
+    if "\x00" in value:
+        return "it contains a NUL character."
+    if value == "":
+        return None
+    shown = value if len(value) <= 30 else value[:30] + "…"
+    if kind == NUMBER:
+        try:
+            float(value)
+        except ValueError:
+            return f"{shown!r} is not a number."
+    elif kind == BOOLEAN and value.strip().lower() not in BOOLEANS:
+        return f"{shown!r} is not a boolean (true/false, 1/0, yes/no)."
+    elif kind == DATE and not is_iso_moment(value.strip()):
+        return f"{shown!r} is not an ISO date or time (such as 2025-01-31 or 2025-01-31 08:30:00)."
+    return None
+
+
+BOOLEANS = {"true", "false", "t", "f", "1", "0", "yes", "no"}
+
+
+def is_iso_moment(text: str) -> bool:
+    for kind in (date, datetime, time):
+        try:
+            kind.fromisoformat(text)
+        except ValueError:
+            continue
+        return True
+    return False
+
+
+def as_text(value) -> str:
+    """A JSON value as the CSV holds it: null is an empty value."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def stored_rows(data: bytes) -> Iterator[tuple]:
+    """The stored records back, a row at a time; an empty value is NULL."""
+    with gzip.open(io.BytesIO(data), "rt", encoding="utf-8", newline="") as text:
+        for row in csv.reader(text):
+            yield tuple(value if value != "" else None for value in row)

@@ -8,7 +8,7 @@ from typing import Any
 
 from django import forms
 
-from activity.operations.base import Operation, Skipped, catalogued
+from activity.operations.base import MAX_RECORD_LIMIT, Operation, Skipped, catalogued
 from activity.operations.enrichment import EnrichmentOptions, destination, table_name
 from activity.rules import RunType
 from catalog.connectors import BOOLEAN, NUMBER, SourceError, kind_of
@@ -16,7 +16,10 @@ from catalog.connectors import BOOLEAN, NUMBER, SourceError, kind_of
 
 class MaterializeOptions(EnrichmentOptions):
     record_limit = forms.IntegerField(
-        required=False, min_value=1, help_text="Copy at most N records of each container."
+        required=False,
+        min_value=1,
+        max_value=MAX_RECORD_LIMIT,
+        help_text="Copy at most N records of each container.",
     )
 
 

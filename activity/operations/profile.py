@@ -9,7 +9,7 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 
-from activity.operations.base import Operation, OptionsForm, catalogued, json_safe
+from activity.operations.base import MAX_RECORD_LIMIT, Operation, OptionsForm, catalogued, json_safe
 from activity.rules import RunType
 from catalog.connectors import BOOLEAN, DATE, NUMBER, TEXT, kind_of
 from catalog.models import Check, Field, FieldProfile
@@ -20,7 +20,10 @@ FEW_VALUES = 10
 
 class ProfileOptions(OptionsForm):
     record_limit = forms.IntegerField(
-        required=False, min_value=1, help_text="Profile only the first N records of each table."
+        required=False,
+        min_value=1,
+        max_value=MAX_RECORD_LIMIT,
+        help_text="Profile only the first N records of each table.",
     )
     infer_checks = forms.BooleanField(
         required=False, initial=True, help_text="Infer checks from the statistics."

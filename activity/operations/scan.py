@@ -64,8 +64,9 @@ class Scan(Operation):
     def compute(self, job, unit) -> Scanned:
         container = catalogued(unit)
         src: Connector = job.source
+        checks = active_checks(container)
         if job.options.get("mode") != "incremental":
-            return check_records(job, unit, src)
+            return check_records(job, unit, src, checks)
         name = job.options["incremental_field"]
         if not container.fields.present().filter(name=name).exists():
             raise Skipped(f"{unit.name} has no field {name!r} to scan incrementally")
@@ -73,7 +74,7 @@ class Scan(Operation):
         mark = container.incremental_mark or {}
         if mark.get("field") == name:
             scope, params = f"src.{src.quote(name)} > {src.placeholder}", [mark["value"]]
-        result = check_records(job, unit, src, scope, params)
+        result = check_records(job, unit, src, checks, scope, params)
         table, q = src.quote(container.name), src.quote(name)
         last = src.scalar(f"SELECT MAX(src.{q}) FROM {table} AS src WHERE {scope}", params)
         result.mark = json_safe(last)
@@ -123,12 +124,17 @@ class Scan(Operation):
         return f"{found:,} anomal{'y' if found == 1 else 'ies'}"
 
 
-def check_records(job, unit, src: Connector, scope: str = "1=1", params=()) -> Scanned:
-    """Run the container's active checks as SQL on `src`, over the records within `scope`."""
+def active_checks(container) -> list[Check]:
+    return list(container.checks.filter(status=Check.Status.ACTIVE).select_related("field"))
+
+
+def check_records(
+    job, unit, src: Connector, checks: list[Check], scope: str = "1=1", params=()
+) -> Scanned:
+    """Run the checks as SQL on `src`, over the records of the unit's table within `scope`."""
     table = src.quote(unit.container.name)
     records = src.scalar(f"SELECT COUNT(*) FROM {table} AS src WHERE {scope}", params)
     result = Scanned(records)
-    checks = unit.container.checks.filter(status=Check.Status.ACTIVE).select_related("field")
     for check in checks:
         job.checkpoint()
         try:

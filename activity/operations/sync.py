@@ -9,7 +9,7 @@ from django.utils import timezone
 from activity.models import RunContainer
 from activity.operations.base import Operation, OptionsForm, Skipped
 from activity.rules import RunType
-from catalog.connectors import Table
+from catalog.connectors import SourceError, Table
 from catalog.models import Container, Field
 
 
@@ -63,6 +63,8 @@ class Sync(Operation):
         table = self.inventory(job).get(unit.name)
         if table is None:
             raise Skipped(f"{unit.name} left the source during the sync")
+        if table.error:
+            raise SourceError(f"cannot read the columns of {table.kind} {unit.name}: {table.error}")
         return table
 
     def save(self, job, unit, table: Table) -> dict[str, int]:

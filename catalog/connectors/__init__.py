@@ -43,6 +43,8 @@ class Table:
     name: str
     kind: str  # "table" or "view"
     columns: list[Column] = field(default_factory=list)
+    # Why its columns could not be read (a view over a dropped table): that container fails.
+    error: str = ""
 
 
 class Connector:

@@ -23,8 +23,9 @@ from catalog.connectors import (
 _UNAVAILABLE = ("unable to open", "disk i/o error", "file is not a database", "readonly database")
 
 
-# A private in-memory database: an External Scan loads the records it received into one.
-MEMORY = "sqlite://:memory:"
+# A private temporary database, on disk so that it may outgrow memory, deleted when closed: an
+# External Scan loads the records it received into one.
+SCRATCH = "sqlite://:scratch:"
 
 
 def path_of(url: str) -> Path:
@@ -47,15 +48,15 @@ class SQLiteConnector(Connector):
     vendor = "SQLite"
 
     def __init__(self, url: str, *, write: bool = False):
-        memory = url == MEMORY
-        self.path = None if memory else path_of(url)
+        scratch = url == SCRATCH
+        self.path = None if scratch else path_of(url)
         mode = "rwc" if write else "ro"
-        if not memory and not write and not self.path.is_file():
+        if not scratch and not write and not self.path.is_file():
             raise SourceUnavailable(f"SQLite database {self.path} does not exist")
         try:
             # check_same_thread=False: the engine's monitor thread may call interrupt().
             self.connection = sqlite3.connect(
-                ":memory:" if memory else f"{self.path.as_uri()}?mode={mode}",
+                "" if scratch else f"{self.path.as_uri()}?mode={mode}",
                 uri=True,
                 check_same_thread=False,
                 isolation_level=None,
@@ -91,7 +92,15 @@ class SQLiteConnector(Connector):
         )
         tables = []
         for name, kind in rows:
-            columns = self.query("SELECT name, type FROM pragma_table_info(?) ORDER BY cid", [name])
+            try:
+                columns = self.query(
+                    "SELECT name, type FROM pragma_table_info(?) ORDER BY cid", [name]
+                )
+            except SourceUnavailable:
+                raise
+            except SourceError as error:
+                tables.append(Table(name, kind, error=str(error)))
+                continue
             tables.append(
                 Table(
                     name,

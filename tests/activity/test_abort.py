@@ -71,3 +71,19 @@ def test_a_finished_run_cannot_be_aborted(world, status):
     with pytest.raises(InvalidTransition):
         run.abort(by=world.admin)
     assert Run.objects.get(pk=run.pk).status == status
+
+
+def test_an_abort_that_comes_after_the_last_container_lands_the_run_on_success(world):
+    from activity import engine
+
+    run = make_run(
+        world.shop,
+        status=Run.Status.RUNNING,
+        units={"customers": "success", "orders": "success"},
+        aborting=True,
+    )
+    engine.wrap_up(engine.Job(run, "test-worker"))
+    run.refresh_from_db()
+    assert run.status == Run.Status.SUCCESS
+    assert run.events.filter(kind=RunEvent.Kind.ABORT_TOO_LATE).exists()
+    assert "resume" not in run.actions_for(world.editor)

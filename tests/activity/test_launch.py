@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-from django.test import Client
+import pytest
 
 from activity.models import Run
-from tests.base import make_run
-
-
-def client_for(world, persona: str) -> Client:
-    client = Client()
-    client.force_login(world.persona(persona))
-    return client
+from tests.base import client_for, make_run
 
 
 def test_an_editor_launches_a_scan_and_finds_it_at_the_top(world):
@@ -62,6 +56,18 @@ def test_bad_options_are_a_400_with_their_message_and_launch_nothing(world):
     html = response.content.decode()
     assert "An incremental scan needs an incremental field." in html
     assert "less than or equal to 100" in html
+    assert not Run.objects.exists()
+
+
+@pytest.mark.parametrize("type", ["profile", "materialize"])
+def test_a_record_limit_has_a_maximum(world, type):
+    world.shop.containers.create(name="orders")
+    response = client_for(world, "editor").post(
+        "/activity/launch/",
+        {"datastore": world.shop.pk, "type": type, "option-record_limit": 10**12},
+    )
+    assert response.status_code == 400
+    assert "less than or equal to 1000000000" in response.content.decode()
     assert not Run.objects.exists()
 
 

@@ -242,6 +242,34 @@ def test_a_broken_table_fails_its_container_and_the_run_completes_with_logs(worl
     assert profile.counters["containers_profiled"] == 3
 
 
+def test_a_run_whose_only_container_failed_is_a_failure(world, source):
+    source.execute("CREATE VIEW broken AS SELECT id, 1 / (id - id) AS boom FROM customers")
+    run(world, Run.Type.SYNC)
+    source.execute("DROP VIEW broken", "CREATE VIEW broken AS SELECT 1 / 0 AS boom FROM nowhere")
+    profile = run(world, Run.Type.PROFILE, containers=["broken"])
+    assert profile.status == Run.Status.FAILURE
+    assert profile.detail == "none of its 1 tables succeeded"
+    assert profile.containers.get().status == "failure"
+
+
+def test_a_view_sync_cannot_read_fails_alone_and_the_rest_is_synced(world, source):
+    if source.kind != "sqlite":
+        pytest.skip("PostgreSQL refuses to drop a table a view reads")
+    source.execute(
+        "CREATE TABLE doomed (id INTEGER)", "CREATE VIEW broken AS SELECT id FROM doomed"
+    )
+    source.execute("DROP TABLE doomed")
+    sync = run(world, Run.Type.SYNC)
+    assert sync.status == Run.Status.SUCCESS and sync.completed_with_logs
+    broken = sync.containers.get(name="broken")
+    assert broken.status == "failure" and "cannot read the columns of view broken" in broken.error
+    assert set(world.shop.containers.values_list("name", flat=True)) == {
+        "customers",
+        "orders",
+        "big_orders",
+    }
+
+
 def test_hostile_identifiers_are_quoted_everywhere(world, source):
     table, column = 'we"ird; DROP TABLE customers;--', 'a b"c; --'
     source.execute(

@@ -136,6 +136,13 @@ def test_materialize_copies_each_container_into_its_table(world, enrichment):
     assert len(rows(enrichment.url, "shop_mat_orders")) == 10
 
 
+def test_a_materialize_whose_only_container_failed_is_a_failure(world, source):
+    source.execute("DROP VIEW big_orders", "DROP TABLE orders")
+    run = launch(world, Run.Type.MATERIALIZE, containers=["orders"])
+    assert run.status == "failure"
+    assert run.detail == "none of its 1 tables succeeded"
+
+
 def test_unusual_container_names_get_safe_distinct_tables(world, source, enrichment):
     source.execute(
         'CREATE TABLE "order_lines" (id INTEGER)',

@@ -144,3 +144,13 @@ def test_delete_pressed_twice_writes_one_audit_record(people):
 def test_the_races_ran_on_postgresql():
     """On the PostgreSQL leg, make sure the contenders above really had parallel connections."""
     assert connection.vendor == "postgresql"
+
+
+def test_twenty_reruns_with_one_key_make_one_run_and_one_timeline_event(people):
+    run = make_run(people.shop, status=Run.Status.SUCCESS)
+    outcomes = race(
+        *(partial(as_seen(run).rerun, by=people.editor, request_key="one-key") for _ in range(20))
+    )
+    children = {value.pk for kind, value in outcomes if kind == "won"}
+    assert len(children) == 1 and run.children.count() == 1
+    assert run.events.filter(kind=RunEvent.Kind.RERUN_AS).count() == 1

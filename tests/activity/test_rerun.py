@@ -65,3 +65,40 @@ def test_external_scans_are_never_rerun(world):
     run = make_run(world.shop, type=Run.Type.EXTERNAL_SCAN, status=Run.Status.SUCCESS)
     with pytest.raises(InvalidTransition, match="External Scan runs cannot be rerun"):
         run.rerun(by=world.admin)
+
+
+def test_a_key_is_one_users_own_and_finds_nothing_of_another(world):
+    ours = make_run(world.shop, status=Run.Status.SUCCESS)
+    theirs = make_run(world.other, status=Run.Status.SUCCESS)
+    mine = ours.rerun(by=world.editor, request_key="the-same-key")
+    # The warehouse's editor posts the same key: they get a run of their own, not the shop's.
+    other = theirs.rerun(by=world.other_editor, request_key="the-same-key")
+    assert other.pk != mine.pk and other.datastore == world.other
+    assert ours.children.get() == mine
+
+
+def test_an_htmx_rerun_with_another_users_key_shows_only_what_the_user_sees(world):
+    from tests.base import client_for
+
+    ours = make_run(world.shop, status=Run.Status.SUCCESS)
+    mine = ours.rerun(by=world.editor, request_key="shared-key-1")
+    theirs = make_run(world.other, status=Run.Status.SUCCESS)
+    response = client_for(world, "other_editor").post(
+        f"/activity/runs/{theirs.pk}/rerun/",
+        {"key": "shared-key-1"},
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_TARGET=f"run-{theirs.pk}",
+    )
+    assert response.status_code == 200
+    assert f"run-{mine.pk}" not in response.content.decode()
+    assert theirs.children.count() == 1
+
+
+def test_a_malformed_form_key_is_a_clear_400(world):
+    from tests.base import client_for
+
+    run = make_run(world.shop, status=Run.Status.SUCCESS)
+    for key in ("k" * 65, "bad\x00key", "spaces are not in keys"):
+        response = client_for(world, "editor").post(f"/activity/runs/{run.pk}/rerun/", {"key": key})
+        assert response.status_code == 400
+    assert not run.children.exists()

@@ -79,3 +79,11 @@ def test_types_without_resume_refuse_it(world, run_type):
     with pytest.raises(InvalidTransition, match="cannot be resumed"):
         run.resume(by=world.admin)
     assert not Run.objects.filter(parent=run).exists()
+
+
+def test_a_run_with_nothing_unfinished_offers_no_resume_and_refuses_one(world):
+    run = make_run(world.shop, status=Run.Status.ABORTED, units={"a": "success", "b": "success"})
+    assert "resume" not in run.actions_for(world.editor)
+    with pytest.raises(InvalidTransition, match="nothing unfinished"):
+        run.resume(by=world.editor)
+    assert not run.children.exists()

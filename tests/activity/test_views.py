@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 
 from activity.models import Run
-from tests.base import ACTORS, PERSONAS, SEERS, make_run
+from tests.base import ACTORS, PERSONAS, SEERS, client_for, make_run
 
 HX = {"HTTP_HX_REQUEST": "true", "HTTP_HX_TARGET": "run-row"}
 
@@ -22,12 +22,6 @@ CASES = {
     "rerun": ({"status": "success"}, lambda run: run.children.filter(link="rerun").count() == 1),
     "delete": ({"status": "aborted"}, lambda run: run is None),
 }
-
-
-def client_for(world, persona: str) -> Client:
-    client = Client()
-    client.force_login(world.persona(persona))
-    return client
 
 
 def reload(run: Run) -> Run | None:
@@ -208,3 +202,20 @@ def test_pages_carry_a_strict_content_security_policy(world):
     assert "style-src 'self'" in policy and "unsafe-inline" not in policy
     html = response.content.decode()
     assert "<script>" not in html and " style=" not in html and "hx-on" not in html
+
+
+@pytest.mark.parametrize("action", ["abort", "delete"])
+def test_the_no_js_confirmation_page_is_only_for_who_may_act_on_a_run_that_allows_it(world, action):
+    allowed = make_run(world.shop, status="running" if action == "abort" else "failure")
+    moved_on = make_run(world.shop, status="success" if action == "abort" else "running")
+    page = client_for(world, "editor").get(f"/activity/runs/{allowed.pk}/{action}/")
+    assert page.status_code == 200 and b'method="post"' in page.content
+    assert (
+        client_for(world, "viewer").get(f"/activity/runs/{allowed.pk}/{action}/").status_code == 403
+    )
+    refused = client_for(world, "editor").get(f"/activity/runs/{moved_on.pk}/{action}/")
+    assert refused.status_code == 409 and b"can no longer be" in refused.content
+    assert (
+        client_for(world, "outsider").get(f"/activity/runs/{allowed.pk}/{action}/").status_code
+        == 404
+    )
