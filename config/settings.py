@@ -221,6 +221,9 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "loggers": {
+        # Django's default prints its loggers only under DEBUG and otherwise mails them to ADMINS,
+        # which Runboard has none of: a 500's traceback (django.request) would reach no one.
+        "django": {"handlers": ["console"], "level": "INFO" if DEBUG else "ERROR"},
         "runboard": {"handlers": ["console"], "level": env_str("RUNBOARD_LOG_LEVEL", "INFO")},
     },
 }

@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.contrib.auth.decorators import login_not_required
+from django.urls import path
 
 ROOT = Path(__file__).resolve().parent.parent
 # A long, random-looking key: `check --deploy` refuses short or repetitive ones.
@@ -80,3 +82,36 @@ def test_worker_processes_of_the_tests_get_the_key_of_the_test_run(settings):
     env = worker_env()
     assert "PYTEST_VERSION" not in env  # so settings would refuse to start without a key
     assert env["SECRET_KEY"] == settings.SECRET_KEY
+
+
+def explode(request):
+    raise RuntimeError("this 500 must leave its traceback in the logs")
+
+
+# The URLs of the 500 test below: its Django process takes this module as ROOT_URLCONF.
+urlpatterns = [path("explode/", login_not_required(explode))]
+
+SERVE_ONE_500 = """
+import django
+django.setup()
+from django.test import Client, override_settings
+with override_settings(ROOT_URLCONF="tests.test_settings"):
+    print(Client(raise_request_exception=False).get("/explode/").status_code)
+"""
+
+
+@pytest.mark.parametrize("debug", ["false", "true"])
+def test_a_500_leaves_its_traceback_on_stderr(tmp_path, debug):
+    process = django_process(tmp_path, ["-c", SERVE_ONE_500], DEBUG=debug, SECRET_KEY=STRONG_KEY)
+    assert process.returncode == 0, process.stderr
+    assert process.stdout.strip() == "500"
+    assert "Internal Server Error: /explode/" in process.stderr
+    assert "Traceback (most recent call last)" in process.stderr
+    assert "RuntimeError: this 500 must leave its traceback in the logs" in process.stderr
+
+
+def test_runboard_loggers_write_to_stderr_in_production(tmp_path):
+    code = "import django, logging; django.setup(); logging.getLogger('runboard.engine').info('hi')"
+    process = django_process(tmp_path, ["-c", code], DEBUG="false", SECRET_KEY=STRONG_KEY)
+    assert process.returncode == 0, process.stderr
+    assert process.stderr.strip() == "hi"
