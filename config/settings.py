@@ -7,6 +7,7 @@ reader below that refuses a malformed value at start-up rather than misbehaving 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import dj_database_url
@@ -180,8 +181,23 @@ STORAGES = {
 }
 
 SESSION_COOKIE_HTTPONLY = True
+# HTTPS settings are opt-in: `make run` and the tests speak plain HTTP on 127.0.0.1.
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+SECURE_HSTS_SECONDS = env_number("SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+# Behind a proxy that terminates TLS, gunicorn sees plain HTTP: the header the proxy sets to
+# "https" (X-Forwarded-Proto) tells Django the request was secure, or SECURE_SSL_REDIRECT would
+# redirect forever. Trust it only if the proxy always sets it: a client can send it too.
+SECURE_PROXY_SSL_HEADER = None
+if _header := env_str("SECURE_PROXY_SSL_HEADER", ""):
+    if not re.fullmatch(r"[A-Za-z0-9-]+", _header):
+        raise ImproperlyConfigured(
+            f"SECURE_PROXY_SSL_HEADER must be a header name (X-Forwarded-Proto), not {_header!r}"
+        )
+    SECURE_PROXY_SSL_HEADER = (f"HTTP_{_header.upper().replace('-', '_')}", "https")
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"

@@ -4,6 +4,8 @@ the environment a server would have (no pytest in it)."""
 from __future__ import annotations
 
 import os
+import secrets
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -115,3 +117,66 @@ def test_runboard_loggers_write_to_stderr_in_production(tmp_path):
     process = django_process(tmp_path, ["-c", code], DEBUG="false", SECRET_KEY=STRONG_KEY)
     assert process.returncode == 0, process.stderr
     assert process.stderr.strip() == "hi"
+
+
+def readme_deploy_environment(tmp_path: Path) -> dict[str, str]:
+    """The variables the README's Deploying section exports, its placeholders filled in."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("\n## Deploying\n", 1)[1].split("\n## ", 1)[0]
+    block = section.split("```sh\n", 1)[1].split("```", 1)[0]
+    command, *variables = shlex.split(block.replace("\\\n", " ").splitlines()[0])
+    assert command == "export"
+    env = dict(variable.split("=", 1) for variable in variables)
+    assert {name for name, value in env.items() if "…" in value} == {"SECRET_KEY", "DATABASE_URL"}
+    return env | {
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'runboard.sqlite3'}",
+    }
+
+
+def test_the_readme_deploy_environment_passes_check_deploy(tmp_path):
+    env = readme_deploy_environment(tmp_path)
+    check = ["manage.py", "check", "--deploy", "--fail-level", "WARNING"]
+    process = django_process(tmp_path, check, **env)
+    assert process.returncode == 0, process.stderr
+    assert "System check identified no issues" in process.stdout
+
+
+SERVE_HTTP_AND_PROXIED_HTTPS = """
+import django
+django.setup()
+from django.test import Client
+client = Client(headers={"Host": "runboard.example.com"})
+plain = client.get("/favicon.ico")
+print(plain.status_code, plain.headers.get("Location"))
+proxied = client.get("/favicon.ico", headers={"X-Forwarded-Proto": "https"})
+print(proxied.status_code, proxied.headers.get("Strict-Transport-Security"))
+"""
+
+
+def test_behind_the_readme_proxy_http_is_redirected_and_https_gets_hsts(tmp_path):
+    env = readme_deploy_environment(tmp_path)
+    process = django_process(tmp_path, ["-c", SERVE_HTTP_AND_PROXIED_HTTPS], **env)
+    assert process.returncode == 0, process.stderr
+    plain, proxied = process.stdout.splitlines()
+    assert plain == "301 https://runboard.example.com/favicon.ico"
+    # Secure through the proxy's header: served, not redirected again (no redirect loop).
+    assert proxied == "302 max-age=31536000; includeSubDomains; preload"
+
+
+def test_development_speaks_plain_http(tmp_path):
+    code = SERVE_HTTP_AND_PROXIED_HTTPS.replace("runboard.example.com", "127.0.0.1")
+    process = django_process(tmp_path, ["-c", code], DEBUG="true")
+    assert process.returncode == 0, process.stderr
+    assert process.stdout.splitlines() == ["302 /static/images/logo.svg", "302 None"]
+
+
+def test_a_proxy_header_that_is_not_a_header_name_is_refused(tmp_path):
+    process = setup_django(
+        tmp_path, SECRET_KEY=STRONG_KEY, SECURE_PROXY_SSL_HEADER="X-Forwarded-Proto: https"
+    )
+    assert process.returncode != 0
+    assert process.stderr.strip().splitlines()[-1] == (
+        "django.core.exceptions.ImproperlyConfigured: SECURE_PROXY_SSL_HEADER must be a header "
+        "name (X-Forwarded-Proto), not 'X-Forwarded-Proto: https'"
+    )
