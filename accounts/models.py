@@ -30,8 +30,9 @@ class User(AbstractUser):
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.MEMBER)
 
     def save(self, *args, **kwargs) -> None:
-        if self.role == self.Role.ADMIN:
-            self.is_staff = True  # admins manage users, teams and datastores in the Django admin
+        # The Django admin belongs to the roles that work there. Set both ways, so a demoted
+        # admin loses it with the role, and a ticked is_staff grants nothing the role does not.
+        self.is_staff = self.is_superuser or self.role == self.Role.ADMIN
         super().save(*args, **kwargs)
 
     def has_perm(self, perm: str, obj=None) -> bool:
