@@ -4,7 +4,7 @@ from django.db import migrations
 from django.db.models import Q
 
 # The roles that work in the Django admin, as User.save() says (see accounts/models.py).
-STAFF = Q(is_superuser=True) | Q(role="admin")
+STAFF = Q(is_superuser=True) | Q(role__in=["admin", "manager"])
 
 
 def staff_follows_role(apps, schema_editor) -> None:

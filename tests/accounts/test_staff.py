@@ -45,7 +45,8 @@ def test_the_migration_takes_the_admin_from_users_demoted_before_it(world):
     # As the old save() left them: a demoted admin kept is_staff.
     User.objects.filter(pk=world.viewer.pk).update(is_staff=True)
     User.objects.filter(pk=world.admin.pk).update(is_staff=False)
+    User.objects.filter(pk=world.reporter.pk).update(role=User.Role.MANAGER, is_staff=False)
     migration = import_module("accounts.migrations.0003_staff_follows_role")
     migration.staff_follows_role(apps, None)
     staff = set(User.objects.filter(is_staff=True).values_list("username", flat=True))
-    assert staff == {"admin", "root"}
+    assert staff == {"admin", "root", "reporter"}
