@@ -20,13 +20,16 @@ $(BIN)/.installed: pyproject.toml
 .PHONY: install run test lint format worker bench
 install: $(BIN)/.installed
 
+# Development: without DEBUG, settings refuse to start without a SECRET_KEY of your own.
+run worker: export DEBUG ?= true
+
 ## Set up, load the demo, and serve Runboard with a worker on http://$(HOST):$(PORT) (Ctrl-C stops both).
 run: install
 	$(BIN)/python manage.py migrate --verbosity 0
 	$(BIN)/python manage.py demo
 	@trap 'kill 0' EXIT; \
 	$(BIN)/python manage.py worker --no-reload --verbosity 0 & \
-	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py runserver $(HOST):$(PORT)
+	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 ## The whole test suite: SQLite by default, PostgreSQL when DATABASE_URL is set.
 test: install
@@ -43,6 +46,8 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# The benchmarks run production-like, DEBUG off: they need a key, any key.
+bench: export SECRET_KEY ?= $(shell od -An -N32 -tx1 /dev/urandom | tr -d ' \n')
 bench: install
 	$(BIN)/python bench/engine.py
 	$(BIN)/python bench/activity.py

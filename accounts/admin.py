@@ -23,6 +23,25 @@ class UserAdmin(BaseUserAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("teams")
 
+    def get_readonly_fields(self, request, obj=None) -> list[str]:
+        # is_staff follows the role (User.save). The rest would let an admin-role user grant what
+        # only a superuser holds: the flag itself, or Django permissions one by one.
+        readonly = ["is_staff", *super().get_readonly_fields(request, obj)]
+        if not request.user.is_superuser:
+            readonly += ["is_superuser", "groups", "user_permissions"]
+        return readonly
+
+    def has_change_permission(self, request, obj: User | None = None) -> bool:
+        # Whoever changes a superuser can set their password and log in as them.
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj: User | None = None) -> bool:
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_delete_permission(request, obj)
+
     @admin.display(description="Teams")
     def team_list(self, user: User) -> str:
         return ", ".join(team.name for team in user.teams.all()) or "—"

@@ -21,6 +21,19 @@ class Level(models.IntegerChoices):
     EDITOR = 50, "Editor"
 
 
+# A manager manages teams in the Django admin and sees the users to put in them. Nothing more:
+# no datastores (their connection URLs hold passwords), no roles, no bypass of team checks.
+MANAGER_PERMISSIONS = frozenset(
+    {
+        "accounts.view_team",
+        "accounts.add_team",
+        "accounts.change_team",
+        "accounts.delete_team",
+        "accounts.view_user",
+    }
+)
+
+
 class User(AbstractUser):
     class Role(models.TextChoices):
         MEMBER = "member", "Member"
@@ -30,20 +43,29 @@ class User(AbstractUser):
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.MEMBER)
 
     def save(self, *args, **kwargs) -> None:
-        if self.role == self.Role.ADMIN:
-            self.is_staff = True  # admins manage users, teams and datastores in the Django admin
+        # The Django admin belongs to the roles that work there. Set both ways, so a demoted
+        # admin loses it with the role, and a ticked is_staff grants nothing the role does not.
+        self.is_staff = self.is_superuser or self.role in (self.Role.ADMIN, self.Role.MANAGER)
         super().save(*args, **kwargs)
 
     def has_perm(self, perm: str, obj=None) -> bool:
-        return (self.is_active and self.is_admin) or super().has_perm(perm, obj)
+        if self.is_active and (self.is_admin or self.is_manager and perm in MANAGER_PERMISSIONS):
+            return True
+        return super().has_perm(perm, obj)
 
     def has_module_perms(self, app_label: str) -> bool:
-        return (self.is_active and self.is_admin) or super().has_module_perms(app_label)
+        if self.is_active and (self.is_admin or self.is_manager and app_label == "accounts"):
+            return True
+        return super().has_module_perms(app_label)
 
     @property
     def is_admin(self) -> bool:
         """Admins and superusers bypass every team check."""
         return self.is_superuser or self.role == self.Role.ADMIN
+
+    @property
+    def is_manager(self) -> bool:
+        return self.role == self.Role.MANAGER
 
     @cached_property
     def datastore_levels(self) -> dict[int, Level]:

@@ -7,6 +7,7 @@ reader below that refuses a malformed value at start-up rather than misbehaving 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import dj_database_url
@@ -55,8 +56,12 @@ def env_list(name: str, default: list[str]) -> list[str]:
 DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = env_str("SECRET_KEY", "")
 if not SECRET_KEY:
-    if not DEBUG and env_bool("RUNBOARD_REQUIRE_SECRET_KEY", False):
-        raise ImproperlyConfigured("SECRET_KEY must be set in production")
+    # This key is in the repository: with it anyone can forge sessions and password-reset links.
+    # So only development (DEBUG) and the test suite may fall back to it.
+    if not DEBUG and "PYTEST_VERSION" not in os.environ:
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be set when DEBUG is off (set DEBUG=true for development)"
+        )
     SECRET_KEY = "runboard-insecure-development-key-do-not-use-in-production"
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
@@ -176,8 +181,23 @@ STORAGES = {
 }
 
 SESSION_COOKIE_HTTPONLY = True
+# HTTPS settings are opt-in: `make run` and the tests speak plain HTTP on 127.0.0.1.
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+SECURE_HSTS_SECONDS = env_number("SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+# Behind a proxy that terminates TLS, gunicorn sees plain HTTP: the header the proxy sets to
+# "https" (X-Forwarded-Proto) tells Django the request was secure, or SECURE_SSL_REDIRECT would
+# redirect forever. Trust it only if the proxy always sets it: a client can send it too.
+SECURE_PROXY_SSL_HEADER = None
+if _header := env_str("SECURE_PROXY_SSL_HEADER", ""):
+    if not re.fullmatch(r"[A-Za-z0-9-]+", _header):
+        raise ImproperlyConfigured(
+            f"SECURE_PROXY_SSL_HEADER must be a header name (X-Forwarded-Proto), not {_header!r}"
+        )
+    SECURE_PROXY_SSL_HEADER = (f"HTTP_{_header.upper().replace('-', '_')}", "https")
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
@@ -219,6 +239,9 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "loggers": {
+        # Django's default prints its loggers only under DEBUG and otherwise mails them to ADMINS,
+        # which Runboard has none of: a 500's traceback (django.request) would reach no one.
+        "django": {"handlers": ["console"], "level": "INFO" if DEBUG else "ERROR"},
         "runboard": {"handlers": ["console"], "level": env_str("RUNBOARD_LOG_LEVEL", "INFO")},
     },
 }

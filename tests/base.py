@@ -170,6 +170,8 @@ def worker_env(**extra: str) -> dict[str, str]:
         "RUNBOARD_RUN_PARALLELISM": "1",
         "RUNBOARD_DB_POOL": "false",
         "PYTHONUNBUFFERED": "1",
+        # Outside pytest and without DEBUG, settings refuse to start without a key of their own.
+        "SECRET_KEY": settings.SECRET_KEY,
     }
     env.pop("PYTEST_VERSION", None)
     env.pop("PYTEST_CURRENT_TEST", None)
