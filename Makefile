@@ -46,8 +46,6 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-# The benchmarks run production-like, DEBUG off: they need a key, any key.
-bench: export SECRET_KEY ?= $(shell od -An -N32 -tx1 /dev/urandom | tr -d ' \n')
 bench: install
 	$(BIN)/python bench/engine.py
 	$(BIN)/python bench/activity.py

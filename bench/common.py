@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import statistics
 import sys
 import time
@@ -19,6 +20,8 @@ def setup(default_url: str) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ.setdefault("RUNBOARD_MANIFEST_STATIC", "false")
     os.environ["DEBUG"] = "false"
+    # Production-like settings refuse to start without a key: a throwaway one for the bench.
+    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(32))
     url = os.environ["DATABASE_URL"]
     if url.startswith("postgresql"):
         ensure_database(url)

@@ -22,7 +22,7 @@ PEOPLE = [
     ("admin", User.Role.ADMIN, None, "Admin: everything, and the Django admin"),
     ("maria", User.Role.MEMBER, "Data platform", "Editor: launches and acts on runs"),
     ("alex", User.Role.MEMBER, "Analytics engineering", "Author: reads activity and logs"),
-    ("dana", User.Role.MANAGER, "Data stewards", "Drafter: reads activity and logs"),
+    ("dana", User.Role.MANAGER, "Data stewards", "Drafter; manager: manages teams"),
     ("victor", User.Role.MEMBER, "Business intelligence", "Viewer: reads activity and logs"),
     ("rita", User.Role.MEMBER, "Finance reporting", "Reporter: reads activity and logs"),
     ("olga", User.Role.MEMBER, None, "Outsider: in no team, sees no datastore"),
