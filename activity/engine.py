@@ -1,10 +1,11 @@
 """The engine: executes a run container by container, in whichever worker process picks it up.
 
-The queue (django.tasks) only carries "work on run X". Everything else lives in our tables:
+The queue (activity/tasks.py) only carries "work on run X". Everything else lives in our tables:
 claiming a run and each of its containers is a conditional UPDATE, so several workers can share a
-run and no container is processed twice; each container's artifacts, counters and log entries
-commit in one short transaction after its source queries are done; a monitor thread beats the
-heartbeat and watches for an abort; the reaper lands runs whose workers died.
+run and no container is processed twice; a worker owns what it claimed, and each container's
+artifacts, counters and log entries commit in one short transaction after its source queries are
+done, only if the container is still its own; a monitor thread beats the heartbeat and watches
+for an abort; the reaper (activity/reaper.py) takes back what dead workers held.
 """
 
 from __future__ import annotations
@@ -14,14 +15,14 @@ import os
 import socket
 import threading
 import time
-from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import close_old_connections, connection, transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from activity import tasks
 from activity.models import Run, RunContainer, RunEvent, RunLog
 from activity.operations.base import Skipped
 from activity.rules import RunStatus
@@ -50,7 +51,8 @@ stopping = threading.Event()
 
 
 def worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """This process's name: the worker id of its queue entries and of its Worker row."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}"
 
 
 class Job:
@@ -142,7 +144,11 @@ class Job:
 
 
 class Monitor(threading.Thread):
-    """Beats the heartbeat of the job's run and container, and watches for an abort."""
+    """Beats the heartbeat of the job's run and container, and watches for an abort.
+
+    It must outlive a database hiccup ("database is locked", a dropped PostgreSQL connection):
+    a monitor that died would let the reaper take the work away from a healthy worker.
+    """
 
     def __init__(self, job: Job):
         super().__init__(daemon=True, name=f"monitor-{job.run.pk}")
@@ -162,12 +168,14 @@ class Monitor(threading.Thread):
         last_beat = time.monotonic()
         try:
             while not self.stopped.wait(poll):
-                self.watch()
-                if time.monotonic() - last_beat >= beat:
-                    self.beat()
-                    last_beat = time.monotonic()
-        except Exception:
-            logger.exception("monitor of run #%s stopped", self.job.run.pk)
+                try:
+                    self.watch()
+                    if time.monotonic() - last_beat >= beat:
+                        self.beat()
+                        last_beat = time.monotonic()
+                except Exception:
+                    logger.exception("monitor of run #%s: retrying", self.job.run.pk)
+                    connection.close()  # the next query opens a fresh connection
         finally:
             connection.close()
 
@@ -190,26 +198,24 @@ class Monitor(threading.Thread):
         now = timezone.now()
         Run.objects.filter(pk=self.job.run.pk, status=RunStatus.RUNNING).update(heartbeat_at=now)
         if unit := self.job.current:
-            RunContainer.objects.filter(pk=unit.pk, status=Unit.Status.RUNNING).update(
-                heartbeat_at=now
-            )
+            unit.beat(now)
 
 
-def execute(run_id: int) -> None:
+def execute(run_id: int, worker: str | None = None) -> None:
     """Work on a run: start it if it is queued, then process pending containers until none are
     left, and land it if this worker is the last one out."""
     run = Run.objects.select_related("datastore", "target").filter(pk=run_id).first()
     if run is None:
         return
-    job = Job(run, worker_name())
-    starting = run.status == RunStatus.QUEUED and run.start(job.worker)
-    if not starting:
-        run.refresh_from_db()
+    job = Job(run, worker or worker_name())
+    if run.status == RunStatus.QUEUED:
+        run.start(job.worker)
+    run.refresh_from_db()
     if run.status != RunStatus.RUNNING:
         return
     with Monitor(job):
         try:
-            if starting:
+            if run.begun_at is None:  # it just started, or its starter died before it was ready
                 begin(job)
             while True:
                 while not (job.abort_requested.is_set() or stopping.is_set()) and (
@@ -229,35 +235,28 @@ def execute(run_id: int) -> None:
 
 
 def begin(job: Job) -> None:
-    """Once per run: the operation's own start (connect, discover), then call in helpers."""
+    """Once per run: the operation's own start (connect, discover units), then call in helpers."""
     try:
-        job.operation.start(job)
+        discovered = job.operation.start(job)
     except ValidationError as error:
         raise Fatal(f"invalid options: {'; '.join(error.messages)}") from error
     except SourceError as error:
         raise Fatal(f"source datastore unreachable: {error}") from error
     with transaction.atomic():
-        add_counters(job, lock_running(job), {})
-    pending = job.run.containers.filter(status=Unit.Status.PENDING).count()
-    from activity.tasks import execute_run
-
+        run = lock_running(job)
+        if not Run.objects.filter(pk=run.pk, begun_at__isnull=True).update(begun_at=timezone.now()):
+            return  # another worker took over and began it meanwhile
+        if discovered is not None:
+            job.run.add_units(discovered)
+        add_counters(job, run, {})
+    pending = job.run.units.filter(status=Unit.Status.PENDING).count()
     for _ in range(min(settings.RUNBOARD["RUN_PARALLELISM"], pending) - 1):
-        execute_run.enqueue(job.run.pk)
+        tasks.enqueue(job.run.pk)
 
 
 def claim_next(job: Job) -> Unit | None:
-    """Take the next pending container: a conditional update, so no two workers get the same."""
-    pending = RunContainer.objects.filter(run_id=job.run.pk, status=Unit.Status.PENDING)
-    # Another worker may take the same first candidate: the loser just asks for the next one.
-    while unit := pending.select_related("container").order_by("position").first():
-        now = timezone.now()
-        claimed = {"status": Unit.Status.RUNNING, "started_at": now, "worker": job.worker}
-        if pending.filter(pk=unit.pk).update(**claimed, heartbeat_at=now):
-            for name, value in claimed.items():
-                setattr(unit, name, value)
-            job.current = unit
-            return unit
-    return None
+    job.current = Unit.claim_next(job.run.pk, job.worker)
+    return job.current
 
 
 def process(job: Job, unit: Unit) -> None:
@@ -272,6 +271,12 @@ def process(job: Job, unit: Unit) -> None:
             run = lock_running(job)
             job.log(str(reason), RunLog.Level.WARNING, unit)
             complete(job, run, unit, Unit.Status.SKIPPED)
+    except Unit.NotOurs:
+        # The reaper gave it to another worker while this one looked dead: that one's result
+        # counts; this one's was rolled back with the transaction.
+        logger.warning("%s: container %s is no longer ours", job.worker, unit.name)
+        job.drop_logs_of(unit)
+        job.run.log(f"{unit.name}: {job.worker} finished it after it was taken back; dropped")
     except Aborted:
         release(job, unit, "interrupted by the abort: rolled back to unfinished")
     except Interrupted:
@@ -287,10 +292,13 @@ def process(job: Job, unit: Unit) -> None:
             str(error) if isinstance(error, SourceError) else f"{type(error).__name__}: {error}"
         )
         job.drop_logs_of(unit)
-        with transaction.atomic():
-            run = lock_running(job)
-            job.log(message, RunLog.Level.ERROR, unit)
-            complete(job, run, unit, Unit.Status.FAILURE, error=message)
+        try:
+            with transaction.atomic():
+                run = lock_running(job)
+                job.log(message, RunLog.Level.ERROR, unit)
+                complete(job, run, unit, Unit.Status.FAILURE, error=message)
+        except Unit.NotOurs:
+            job.drop_logs_of(unit)
     finally:
         job.current = None
 
@@ -329,17 +337,10 @@ def lock_running(job: Job) -> Run:
 def complete(
     job: Job, run: Run, unit: Unit, status: str, counters: dict | None = None, error: str = ""
 ) -> None:
-    """Finish a container and add its counters to the run's, locked by the caller's transaction."""
-    counters = counters or {}
-    RunContainer.objects.filter(pk=unit.pk).update(
-        status=status,
-        finished_at=timezone.now(),
-        counters=counters,
-        result=unit.result,
-        error=error,
-        heartbeat_at=None,
-    )
-    add_counters(job, run, counters, done=1, succeeded=int(status == Unit.Status.SUCCESS))
+    """Finish a container this worker still owns and add its counters to the run's, locked by
+    the caller's transaction (which NotOurs rolls back)."""
+    unit.finish(status, counters, error)
+    add_counters(job, run, counters or {}, done=1, succeeded=int(status == Unit.Status.SUCCESS))
 
 
 def add_counters(job: Job, run: Run, counters: dict, done: int = 0, succeeded: int = 0) -> None:
@@ -363,23 +364,21 @@ def release(job: Job, unit: Unit, reason: str) -> None:
     """Put an interrupted container back to pending: its work was never committed."""
     job.drop_logs_of(unit)
     with transaction.atomic():
-        RunContainer.objects.filter(pk=unit.pk, status=Unit.Status.RUNNING).update(
-            status=Unit.Status.PENDING, started_at=None, heartbeat_at=None, worker=""
-        )
-        job.run.log(f"{unit.name}: {reason}")
+        if unit.release():
+            job.run.log(f"{unit.name}: {reason}")
 
 
 def hand_over(job: Job) -> bool:
-    """A stopping worker puts the run back in the queue for another one, if work is left."""
+    """A stopping worker queues the run again for another one, if work is left. The waiting
+    queue entry tells the reaper that the run is not lost, however long the next worker takes."""
     if (
         job.abort_requested.is_set()
-        or not job.run.containers.filter(status=Unit.Status.PENDING).exists()
+        or not job.run.units.filter(status=Unit.Status.PENDING).exists()
     ):
         return False
-    from activity.tasks import execute_run
-
-    job.run.log(f"Worker {job.worker} is stopping: the containers left go back to the queue")
-    execute_run.enqueue(job.run.pk)
+    with transaction.atomic():
+        job.run.log(f"Worker {job.worker} is stopping: the containers left go back to the queue")
+        job.run.enqueue()
     return True
 
 
@@ -391,12 +390,14 @@ def wrap_up(job: Job) -> bool:
             return False
         job.run = run
         open_units = set(
-            run.containers.filter(status__in=[Unit.Status.PENDING, Unit.Status.RUNNING])
+            run.units.filter(status__in=[Unit.Status.PENDING, Unit.Status.RUNNING])
             .values_list("status", flat=True)
             .distinct()
         )
         if Unit.Status.RUNNING in open_units:
-            return False  # another worker is on a container: it lands the run
+            # Another worker is on a container: it lands the run, or, if it died, the reaper
+            # gives its container back and queues the run again.
+            return False
         if run.abort_requested_at and open_units:
             run.log(f"Aborted by {run.aborted_by or 'System'}: {progress(run)} finished")
             run.land(RunStatus.ABORTED)
@@ -407,6 +408,16 @@ def wrap_up(job: Job) -> bool:
             # Nothing was left to stop: the run lands on what it really did (SPEC §4).
             run.record(RunEvent.Kind.ABORT_TOO_LATE, note="every container had finished")
             run.log("The abort came too late: every container had already finished")
+        if given_up := list(
+            run.units.filter(status=Unit.Status.FAILURE, losses__gte=Unit.MAX_LOSSES).values_list(
+                "name", flat=True
+            )[:5]
+        ):
+            # Workers dying is not the data's fault: like a lost worker, a failure to resume.
+            detail = f"{', '.join(given_up)} lost {'its' if len(given_up) == 1 else 'their'} worker twice"
+            run.log(f"Failed: {detail}", RunLog.Level.ERROR)
+            run.land(RunStatus.FAILURE, detail)
+            return False
         if run.containers_total and not run.containers_succeeded:
             detail = f"none of its {run.containers_total} {run.operation.unit_label} succeeded"
             run.log(f"Failed: {detail}", RunLog.Level.ERROR)
@@ -429,66 +440,10 @@ def land_failure(job: Job, detail: str) -> None:
         if run.status != RunStatus.RUNNING:
             return
         job.flush_logs()
-        reopen_running(run)
+        run.units.reopen()  # other workers' containers too: the run stops here
         run.log(detail[:1].upper() + detail[1:], RunLog.Level.ERROR)
         run.land(RunStatus.FAILURE, detail)
 
 
-def reopen_running(run: Run) -> int:
-    """Containers left running by a worker that stopped go back to unfinished."""
-    return run.containers.filter(status=Unit.Status.RUNNING).update(
-        status=Unit.Status.PENDING, started_at=None, heartbeat_at=None, worker=""
-    )
-
-
 def progress(run: Run) -> str:
     return f"{run.containers_done} of {run.containers_total} {run.operation.unit_label}"
-
-
-def reap() -> int:
-    """Land the runs whose workers stopped beating; free containers of workers that died while
-    another worker on the same run lives on. Returns how many runs were landed."""
-    deadline = timezone.now() - timedelta(seconds=settings.RUNBOARD["HEARTBEAT_TIMEOUT"])
-    RunContainer.objects.filter(
-        status=Unit.Status.RUNNING,
-        heartbeat_at__lt=deadline,
-        run__status=RunStatus.RUNNING,
-        run__heartbeat_at__gte=deadline,
-    ).update(status=Unit.Status.PENDING, started_at=None, heartbeat_at=None, worker="")
-    landed = 0
-    stale = Run.objects.filter(status=RunStatus.RUNNING, heartbeat_at__lt=deadline)
-    for pk in stale.values_list("pk", flat=True):
-        with transaction.atomic():
-            run = stale.select_for_update().filter(pk=pk).first()
-            if run is None:
-                continue
-            reopen_running(run)
-            since = timezone.localtime(run.heartbeat_at).strftime("%H:%M:%S")
-            if run.abort_requested_at:
-                run.log(
-                    f"No worker acknowledged the abort (silent since {since}): aborted by the system"
-                )
-                landed += run.land(RunStatus.ABORTED)
-            else:
-                run.log(f"Worker lost: no heartbeat since {since}", RunLog.Level.ERROR)
-                landed += run.land(
-                    RunStatus.FAILURE, f"worker lost (no heartbeat since {since} UTC)"
-                )
-    return landed
-
-
-class Reaper(threading.Thread):
-    """Runs reap() every REAP_EVERY seconds inside a worker process."""
-
-    def __init__(self):
-        super().__init__(daemon=True, name="reaper")
-
-    def run(self) -> None:
-        while True:
-            time.sleep(settings.RUNBOARD["REAP_EVERY"])
-            try:
-                close_old_connections()
-                if landed := reap():
-                    logger.warning("reaper landed %d run(s) whose worker was lost", landed)
-            except Exception:
-                logger.exception("reaper failed")

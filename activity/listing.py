@@ -11,17 +11,17 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from django import forms
-from django.db.models import Avg, BigIntegerField, Count, Q, Sum
+from django.db.models import Avg, BigIntegerField, Count, OuterRef, Q, Subquery, Sum
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.functional import cached_property
 
 from accounts.models import User
-from activity.models import Run, RunDay
+from activity.models import Run, RunContainer, RunDay, RunEvent, RunLog
 from activity.rules import RunStatus, RunType
 from catalog.forms import DayField, parse_id, parse_number
-from catalog.models import Datastore
+from catalog.models import Anomaly, Datastore
 
 # sort key → the (field, descending) columns the keyset pages on, the id always last
 SORTS = {
@@ -209,6 +209,82 @@ def queue_places(runs: list[Run], user: User) -> dict[int, int]:
     ahead = Run.objects.visible_to(user).filter(status=RunStatus.QUEUED, pk__lte=waiting[-1])
     places = ahead.aggregate(**{f"p{pk}": Count("pk", filter=Q(pk__lte=pk)) for pk in waiting})
     return {int(alias[1:]): place for alias, place in places.items()}
+
+
+# What the expanded row shows of a run ----------------------------------------------------------
+
+UNITS_SHOWN = 50
+LOG_SHOWN = 200
+
+
+@dataclass
+class RunDetail:
+    run: Run
+    units: list[RunContainer]
+    unit_counts: dict[str, int]
+    logs: list[RunLog]
+    log_total: int | None
+    last_log_id: int
+    events: list[RunEvent]
+    counters: list[tuple[str, int]]
+    anomalies: int
+
+    @property
+    def more_units(self) -> int:
+        return sum(self.unit_counts.values()) - len(self.units)
+
+    @property
+    def chips(self) -> list[str]:
+        """The options the run was launched with, as the expanded row's chips."""
+        chips = []
+        for key, value in self.run.options.items():
+            name = key.replace("_", " ")
+            if value is True:
+                chips.append(name)
+            elif key == "containers" and not value:
+                chips.append(f"containers: all ({self.run.containers_total})")
+            elif isinstance(value, list):
+                more = f" +{len(value) - 3}" if len(value) > 3 else ""
+                chips.append(f"{name}: {', '.join(map(str, value[:3]))}{more}")
+            elif value not in (False, None, ""):
+                chips.append(f"{name} {value}")
+        return chips
+
+
+def detail(run: Run, *, errors_only: bool = False, after_log: int | None = None) -> RunDetail:
+    """What the expanded row shows, in a fixed number of queries whatever the run's size: the
+    first containers, the run-level log tail (or what came after `after_log`), the timeline and
+    the counters."""
+    last = RunLog.objects.filter(unit=OuterRef("pk")).order_by("-id")
+    units = (
+        run.units.select_related("container")
+        .annotate(
+            log_count=Count("logs"),
+            last_level=Subquery(last.values("level")[:1]),
+            last_message=Subquery(last.values("message")[:1]),
+        )
+        .order_by("position")[:UNITS_SHOWN]
+    )
+    logs = run.logs.filter(unit__isnull=True)
+    if errors_only:
+        logs = logs.exclude(level=RunLog.Level.INFO)
+    tail = logs.filter(pk__gt=after_log) if after_log is not None else logs
+    tail = list(tail.order_by("-id")[:LOG_SHOWN])[::-1]
+    counts = dict(run.units.order_by().values_list("status").annotate(n=Count("id")))
+    return RunDetail(
+        run=run,
+        units=list(units),
+        unit_counts=counts,
+        logs=tail,
+        log_total=logs.count() if after_log is None else None,
+        last_log_id=tail[-1].pk if tail else after_log or 0,
+        events=list(run.events.all()),
+        counters=[(label, run.counters.get(key, 0)) for key, label in run.operation.counters],
+        anomalies=Anomaly.objects.filter(run_number=run.pk).count(),
+    )
+
+
+# The figures above the list ------------------------------------------------------------------
 
 
 class Insights:

@@ -1,44 +1,25 @@
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 
 from django.conf import settings
 from django.db import IntegrityError, connection, models, transaction
-from django.db.models import Count, F, OuterRef, Q, Subquery
+from django.db.models import F, OuterRef, Q, Subquery
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
 
-from activity import rules
+from activity import rules, tasks
+from activity.operations import OPERATIONS
+from activity.operations.base import Operation
 from activity.rules import LIVE, TERMINAL, Action, InvalidTransition, RunStatus, RunType
-from catalog.models import Anomaly, Container, Datastore
+from catalog.models import Container, Datastore
 
 
 @lru_cache
 def run_url_prefix() -> str:
     return reverse("activity:run-detail", args=[0]).removesuffix("0/")
-
-
-UNITS_SHOWN = 50
-LOG_SHOWN = 200
-
-
-@dataclass
-class RunDetail:
-    units: list[RunContainer]
-    unit_counts: dict[str, int]
-    logs: list[RunLog]
-    log_total: int | None
-    last_log_id: int
-    events: list[RunEvent]
-    counters: list[tuple[str, int]]
-    anomalies: int
-
-    @property
-    def more_units(self) -> int:
-        return sum(self.unit_counts.values()) - len(self.units)
 
 
 class RunQuerySet(models.QuerySet):
@@ -92,6 +73,8 @@ class Run(models.Model):
     )
     trigger = models.CharField(max_length=8, choices=Trigger.choices, default=Trigger.MANUAL)
     trigger_label = models.CharField(max_length=100, blank=True)
+    # The queue entry that will start it (or continue it, once handed over): see tasks.py.
+    task_id = models.CharField(max_length=64, blank=True)
     # A client-chosen key (a form's, an API call's) that makes a double submit return the same
     # run. Unique per user: another user's key finds nothing of theirs.
     request_key = models.CharField(max_length=64, null=True, blank=True)
@@ -102,6 +85,11 @@ class Run(models.Model):
     # Stored at the end, not derived, so "sort by duration" can use an index.
     duration = models.DurationField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # When the operation's own start (connect, discover the units) completed: a worker that
+    # takes over a run whose starter died before that starts it again.
+    begun_at = models.DateTimeField(null=True, blank=True)
+    # How often the reaper queued it again after its workers died: bounded, see reaper.py.
+    requeues = models.PositiveSmallIntegerField(default=0)
     abort_requested_at = models.DateTimeField(null=True, blank=True)
     aborted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -186,9 +174,7 @@ class Run(models.Model):
         return self.status == RunStatus.SUCCESS and self.has_logs
 
     @property
-    def operation(self):
-        from activity.operations import OPERATIONS
-
+    def operation(self) -> Operation:
         return OPERATIONS[self.type]
 
     def actions_for(self, user) -> list[Action]:
@@ -199,25 +185,6 @@ class Run(models.Model):
         return self.operation.summary(self)
 
     @property
-    def option_chips(self) -> list[str]:
-        """The options it was launched with, as the expanded row's chips."""
-        chips = []
-        for key, value in self.options.items():
-            name = key.replace("_", " ")
-            if value is True:
-                chips.append(name)
-            elif key == "containers" and not value:
-                chips.append(f"containers: all ({self.containers_total})")
-            elif isinstance(value, list):
-                shown = ", ".join(map(str, value[:3])) + (
-                    f" +{len(value) - 3}" if len(value) > 3 else ""
-                )
-                chips.append(f"{name}: {shown}")
-            elif value not in (False, None, ""):
-                chips.append(f"{name} {value}")
-        return chips
-
-    @property
     def failed_units(self) -> int:
         return self.containers_done - self.containers_succeeded
 
@@ -225,37 +192,6 @@ class Run(models.Model):
     def unfinished(self) -> int:
         """How many containers a resume of this run would pick up."""
         return self.containers_total - self.containers_succeeded
-
-    def detail_view(self, *, errors_only: bool = False, after_log: int | None = None) -> RunDetail:
-        """What the expanded row shows, in a fixed number of queries whatever the run's size:
-        the first containers, the run-level log tail (or what came after `after_log`), the
-        timeline and the counters."""
-        last = RunLog.objects.filter(unit=OuterRef("pk")).order_by("-id")
-        units = (
-            self.containers.select_related("container")
-            .annotate(
-                log_count=Count("logs"),
-                last_level=Subquery(last.values("level")[:1]),
-                last_message=Subquery(last.values("message")[:1]),
-            )
-            .order_by("position")[:UNITS_SHOWN]
-        )
-        logs = self.logs.filter(unit__isnull=True)
-        if errors_only:
-            logs = logs.exclude(level=RunLog.Level.INFO)
-        tail = logs.filter(pk__gt=after_log) if after_log is not None else logs
-        tail = list(tail.order_by("-id")[:LOG_SHOWN])[::-1]
-        counts = dict(self.containers.order_by().values_list("status").annotate(n=Count("id")))
-        return RunDetail(
-            units=list(units),
-            unit_counts=counts,
-            logs=tail,
-            log_total=logs.count() if after_log is None else None,
-            last_log_id=tail[-1].pk if tail else after_log or 0,
-            events=list(self.events.all()),
-            counters=[(label, self.counters.get(key, 0)) for key, label in self.operation.counters],
-            anomalies=Anomaly.objects.filter(run_number=self.pk).count(),
-        )
 
     # Launching -----------------------------------------------------------------------------
 
@@ -279,8 +215,6 @@ class Run(models.Model):
         rules.authorize_launch(by, datastore, target)
         if earlier := cls.submitted_before(by, request_key):
             return earlier
-        from activity.operations import OPERATIONS
-
         operation = OPERATIONS[type]
         options = operation.clean_options(datastore, options or {}, target=target)
         units = operation.plan(datastore, options, target=target)
@@ -308,7 +242,6 @@ class Run(models.Model):
         cls, *, units, by, parent=None, link="", request_key=None, **fields
     ) -> tuple[Run, bool]:
         """The new run and True, or the run this key already created and False."""
-        from activity.operations import OPERATIONS
 
         try:
             with transaction.atomic():
@@ -318,23 +251,37 @@ class Run(models.Model):
                     parent=parent,
                     link=link,
                     request_key=request_key,
-                    containers_total=len(units),
                     **fields,
                 )
-                RunContainer.objects.bulk_create(
-                    RunContainer(run=run, container=container, name=name, position=position)
-                    for position, (container, name) in enumerate(units)
-                )
+                run.add_units(units)
                 RunDay.count(run, +1)
                 note = f"{link} of #{parent.pk}" if parent else ""
                 run.record(RunEvent.Kind.CREATED, by=by, related=parent, note=note)
                 run.log(f"Queued by {by or 'System'}" + (f" · {note}" if note else ""))
-                transaction.on_commit(run.enqueue)
+                # In the run's own transaction, not on commit: the queue is a table of this
+                # database (activity/tasks.py), so the run and its queue entry exist together.
+                run.enqueue()
         except IntegrityError:
             if earlier := cls.submitted_before(by, request_key):
                 return earlier, False
             raise
         return run, True
+
+    def enqueue(self) -> None:
+        """Queue this run for a worker, in the caller's transaction. The entry's id is kept:
+        the reaper re-queues a live run whose entry is gone or held by a dead worker."""
+        self.task_id = tasks.enqueue(self.pk)
+        Run.objects.filter(pk=self.pk).update(task_id=self.task_id)
+
+    def add_units(self, units) -> None:
+        """Add containers (or assets) to process: at launch, or when a Sync discovers them."""
+        start = self.containers_total
+        RunContainer.objects.bulk_create(
+            RunContainer(run=self, container=container, name=name, position=start + position)
+            for position, (container, name) in enumerate(units)
+        )
+        self.containers_total = start + len(units)
+        Run.objects.filter(pk=self.pk).update(containers_total=self.containers_total)
 
     @classmethod
     def receive(cls, container: Container, records, *, by, filename: str = "") -> Run:
@@ -355,13 +302,22 @@ class Run(models.Model):
             )
         return run
 
-    def enqueue(self) -> None:
-        """One task; the worker that starts the run calls in helpers once it knows the work."""
-        from activity.tasks import execute_run
-
-        execute_run.enqueue(self.pk)
-
     # Transitions asked for by people ---------------------------------------------------------
+
+    def perform(self, action: Action, *, by, key: str | None = None) -> Run | None:
+        """Take one action of SPEC §4 for a person (page, API, bulk): the one entry point.
+        Returns the new run of a Resume or Rerun. Raises InvalidTransition when the rules or
+        the run's state refuse it, ValidationError when a Rerun's options no longer hold."""
+        match action:
+            case Action.ABORT:
+                self.abort(by=by)
+            case Action.RESUME:
+                return self.resume(by=by)
+            case Action.RERUN:
+                return self.rerun(by=by, request_key=key)
+            case Action.DELETE:
+                self.delete_by(by)
+        return None
 
     def abort(self, by) -> None:
         """Queued: aborted at once. Running: abort requested; the worker lands it on aborted."""
@@ -390,7 +346,7 @@ class Run(models.Model):
         with transaction.atomic():
             parent = self._locked()
             rules.authorize(parent, Action.RESUME, by)
-            unfinished = parent.containers.exclude(status=RunContainer.Status.SUCCESS)
+            unfinished = parent.units.exclude(status=RunContainer.Status.SUCCESS)
             units = [(unit.container, unit.name) for unit in unfinished.select_related("container")]
             try:
                 with transaction.atomic():
@@ -522,8 +478,33 @@ class Run(models.Model):
         return entry
 
 
+class RunContainerQuerySet(models.QuerySet):
+    def reopen(self, *, lost: bool = False) -> int:
+        """Back to unfinished, whoever held them: their work was never committed. `lost`:
+        because their worker died, which counts against the container."""
+        return self.filter(status=RunContainer.Status.RUNNING).update(
+            status=RunContainer.Status.PENDING,
+            started_at=None,
+            heartbeat_at=None,
+            worker="",
+            losses=F("losses") + int(lost),
+        )
+
+    def held_by(self, worker: str) -> RunContainerQuerySet:
+        return self.filter(status=RunContainer.Status.RUNNING, worker=worker)
+
+    def lost(self, deadline: datetime) -> RunContainerQuerySet:
+        """Running containers whose worker stopped beating their heartbeat before `deadline`."""
+        return self.filter(status=RunContainer.Status.RUNNING, heartbeat_at__lt=deadline)
+
+
 class RunContainer(models.Model):
-    """One requested container (or asset) of a run, with its own progress: Resume relies on it."""
+    """One requested container (or asset) of a run, with its own progress: Resume relies on it.
+
+    A worker owns the containers it claimed: every later change is conditional on the container
+    still running under that worker, so a worker whose container the reaper took back (its
+    heartbeat lapsed) can no longer finish it: it gets NotOurs and rolls its work back.
+    """
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -533,8 +514,13 @@ class RunContainer(models.Model):
         SKIPPED = "skipped", "Skipped"
 
     FINISHED = (Status.SUCCESS, Status.FAILURE, Status.SKIPPED)
+    # A container whose worker died this many times is given up (it may be what kills them).
+    MAX_LOSSES = 2
 
-    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="containers")
+    class NotOurs(Exception):  # noqa: N818 - it names a situation, not an error
+        """The container was taken back from this worker, or finished by another one."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="units")
     container = models.ForeignKey(
         Container, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -545,10 +531,14 @@ class RunContainer(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     worker = models.CharField(max_length=64, blank=True)
+    # How many workers died holding it: a container that keeps killing workers is given up.
+    losses = models.PositiveSmallIntegerField(default=0)
     counters = models.JSONField(default=dict, blank=True)
     # What the operation remembers of this unit beyond counters (a scan: the checks that passed).
     result = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
+
+    objects = RunContainerQuerySet.as_manager()
 
     class Meta:
         ordering = ["run", "position"]
@@ -564,6 +554,44 @@ class RunContainer(models.Model):
         if self.started_at and self.finished_at:
             return self.finished_at - self.started_at
         return None
+
+    @classmethod
+    def claim_next(cls, run_id: int, worker: str) -> RunContainer | None:
+        """Take the run's next pending container for this worker: a conditional update, so no
+        two workers get the same one (the loser of a race just asks for the next)."""
+        pending = cls.objects.filter(run_id=run_id, status=cls.Status.PENDING)
+        while unit := pending.select_related("container").order_by("position").first():
+            now = timezone.now()
+            claimed = {"status": cls.Status.RUNNING, "started_at": now, "worker": worker}
+            if pending.filter(pk=unit.pk).update(**claimed, heartbeat_at=now):
+                for name, value in claimed.items():
+                    setattr(unit, name, value)
+                return unit
+        return None
+
+    def _mine(self) -> RunContainerQuerySet:
+        return RunContainer.objects.filter(pk=self.pk).held_by(self.worker)
+
+    def finish(self, status: str, counters: dict | None = None, error: str = "") -> None:
+        """Record the outcome; NotOurs (roll the caller's transaction back) if it is no longer
+        this worker's to finish."""
+        finished = self._mine().update(
+            status=status,
+            finished_at=timezone.now(),
+            counters=counters or {},
+            result=self.result,
+            error=error,
+            heartbeat_at=None,
+        )
+        if not finished:
+            raise self.NotOurs(f"{self.name} of run #{self.run_id} is no longer {self.worker}'s")
+
+    def release(self) -> bool:
+        """Back to unfinished after this worker rolled its work back (an abort, a stop)."""
+        return bool(self._mine().reopen())
+
+    def beat(self, at: datetime) -> bool:
+        return bool(self._mine().update(heartbeat_at=at))
 
 
 class RunLog(models.Model):
@@ -588,6 +616,28 @@ class RunLog(models.Model):
 
     def __str__(self) -> str:
         return f"[{self.level}] {self.message}"
+
+
+class Worker(models.Model):
+    """A worker process, as it last reported itself alive. Its name is the worker id its queue
+    entries carry; the reaper reads who is alive here, and so does the status page."""
+
+    name = models.CharField(max_length=64, unique=True)
+    started_at = models.DateTimeField(default=timezone.now)
+    seen_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.name
+
+    @classmethod
+    def beat(cls, name: str) -> None:
+        now = timezone.now()
+        if not cls.objects.filter(name=name).update(seen_at=now):
+            cls.objects.update_or_create(name=name, defaults={"seen_at": now, "started_at": now})
+
+    @classmethod
+    def alive(cls, deadline: datetime) -> set[str]:
+        return set(cls.objects.filter(seen_at__gte=deadline).values_list("name", flat=True))
 
 
 class RunEvent(models.Model):

@@ -98,7 +98,7 @@ def detail_context(request, run: Run, message: str = "") -> dict:
         "expanded": True,
         "message": message,
         "section": "activity",
-        "detail": run.detail_view(errors_only=request.GET.get("log") == "errors"),
+        "detail": listing.detail(run, errors_only=request.GET.get("log") == "errors"),
         "list_url": safe_next(request),
     }
 
@@ -115,7 +115,7 @@ def render_row(
         **(extra or {}),
     }
     if expanded:
-        context["detail"] = run.detail_view(errors_only=request.GET.get("log") == "errors")
+        context["detail"] = listing.detail(run, errors_only=request.GET.get("log") == "errors")
     return render(request, "activity/run_row.html", context, status=status)
 
 
@@ -193,7 +193,7 @@ def act(request, pk: int, action: Action):
             {"run": run, "action": action, "list_url": safe_next(request)},
         )
     try:
-        child = perform(run, action, request.user, request_key(request))
+        child = run.perform(action, by=request.user, key=request_key(request))
     except (InvalidTransition, ValidationError) as refusal:
         return refuse(request, run, refusal)
     expanded = request.POST.get("expanded") == "1"
@@ -217,19 +217,6 @@ def request_key(request) -> str | None:
     if key is not None and not KEY.fullmatch(key):
         raise BadRequest("This form's one-time key is malformed: reload the page and try again.")
     return key
-
-
-def perform(run: Run, action: Action, user, key: str | None) -> Run | None:
-    match action:
-        case Action.ABORT:
-            run.abort(by=user)
-        case Action.RESUME:
-            return run.resume(by=user)
-        case Action.RERUN:
-            return run.rerun(by=user, request_key=key or None)
-        case Action.DELETE:
-            run.delete_by(user)
-    return None
 
 
 def refuse(request, run: Run, refusal: InvalidTransition | ValidationError):
@@ -292,7 +279,7 @@ def live(request):
     )
     for run in runs:
         if run.pk in opened:
-            run.open_detail = run.detail_view(after_log=opened[run.pk])
+            run.open_detail = listing.detail(run, after_log=opened[run.pk])
     changed = [
         run
         for run in runs

@@ -116,6 +116,7 @@ def make_run(
     now = timezone.now()
     if status != Run.Status.QUEUED:
         fields.setdefault("started_at", now - timedelta(minutes=2))
+        fields.setdefault("begun_at", fields["started_at"])
     if status in (Run.Status.SUCCESS, Run.Status.FAILURE, Run.Status.ABORTED):
         fields.setdefault("finished_at", now)
         fields.setdefault("duration", fields["finished_at"] - fields["started_at"])
@@ -178,14 +179,17 @@ def worker_env(**extra: str) -> dict[str, str]:
     return env | extra
 
 
-def start_worker(log: Path, *args: str, **env: str) -> subprocess.Popen:
-    """A real worker process on the test database, its output in `log`."""
+def start_worker(log: Path, *args: str, gates: Path | None = None, **env: str) -> subprocess.Popen:
+    """A real worker process on the test database, its output in `log`. With `gates`, its
+    Profile waits at the test's gates (tests/gate.py)."""
+    command = ["-m", "tests.gate_worker"] if gates else ["manage.py", "worker"]
+    if gates:
+        env["RUNBOARD_GATES"] = str(gates)
     with log.open("a") as out:
         return subprocess.Popen(
             [
                 sys.executable,
-                "manage.py",
-                "worker",
+                *command,
                 "--no-reload",
                 "--no-startup-delay",
                 "--interval",

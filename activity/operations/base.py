@@ -88,9 +88,11 @@ class Operation:
             containers = containers.filter(name__in=names)
         return [(container, container.name) for container in containers]
 
-    def start(self, job: Job) -> None:
-        """Once per run, by the worker that starts it: connect, check, discover units."""
+    def start(self, job: Job) -> Units | None:
+        """Once per run, by the worker that starts it: connect, check; the units it discovers
+        when they are not known at launch (Sync)."""
         job.source  # noqa: B018 - connecting is the check
+        return None
 
     def compute(self, job: Job, unit: RunContainer) -> Any:
         raise NotImplementedError

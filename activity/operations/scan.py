@@ -101,9 +101,7 @@ class Scan(Operation):
             return {}
         passed = [
             pk
-            for result in job.run.containers.filter(status="success").values_list(
-                "result", flat=True
-            )
+            for result in job.run.units.filter(status="success").values_list("result", flat=True)
             for pk in result.get("passed", [])
         ]
         resolved = (

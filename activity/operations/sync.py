@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from django import forms
-from django.db import transaction
 from django.utils import timezone
 
-from activity.models import RunContainer
-from activity.operations.base import Operation, OptionsForm, Skipped
+from activity.operations.base import Operation, OptionsForm, Skipped, Units
 from activity.rules import RunType
 from catalog.connectors import SourceError, Table
 from catalog.models import Container, Field
@@ -40,19 +38,13 @@ class Sync(Operation):
     def plan(self, datastore, options, target=None):
         return []  # the inventory is discovered when the run starts
 
-    def start(self, job) -> None:
+    def start(self, job) -> Units:
         include = kinds(job.options)
         found = [table for table in self.inventory(job).values() if table.kind in include]
-        known = dict(job.run.datastore.containers.values_list("name", "pk"))
-        with transaction.atomic():
-            RunContainer.objects.bulk_create(
-                RunContainer(run=job.run, container_id=known.get(t.name), name=t.name, position=i)
-                for i, t in enumerate(found)
-            )
-            job.run.containers_total = len(found)
-            job.run.save(update_fields=["containers_total"])
+        known = {c.name: c for c in job.run.datastore.containers.all()}
         views = sum(table.kind == "view" for table in found)
         job.log(f"Found {len(found) - views} tables and {views} views in the source")
+        return [(known.get(table.name), table.name) for table in found]
 
     def inventory(self, job) -> dict[str, Table]:
         if "inventory" not in job.memo:
@@ -80,7 +72,8 @@ class Sync(Operation):
             container.removed_at, container.kind = None, table.kind
             container.save()
         changed |= self.sync_fields(container, table)
-        RunContainer.objects.filter(pk=unit.pk).update(container=container)
+        unit.container = container
+        unit.save(update_fields=["container"])
         if created or restored:
             counters["containers_added"] = 1
         elif changed:
@@ -109,7 +102,7 @@ class Sync(Operation):
     def finish(self, job) -> dict[str, int]:
         if not job.options["prune"]:
             return {}
-        found = job.run.containers.values("name")
+        found = job.run.units.values("name")
         gone = job.run.datastore.containers.present().filter(kind__in=kinds(job.options))
         gone = gone.exclude(name__in=found)
         removed = gone.update(removed_at=timezone.now())

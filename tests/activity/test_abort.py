@@ -23,7 +23,7 @@ def test_aborting_a_queued_run_lands_it_on_aborted_at_once(world):
         (RunEvent.Kind.FINISHED, "", "aborted"),
     ]
     # Nothing ran: every container is still unfinished, so a resume would take them all.
-    assert set(run.containers.values_list("status", flat=True)) == {RunContainer.Status.PENDING}
+    assert set(run.units.values_list("status", flat=True)) == {RunContainer.Status.PENDING}
 
 
 def test_aborting_a_running_run_requests_the_abort_and_leaves_it_running(world):

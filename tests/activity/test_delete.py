@@ -10,7 +10,7 @@ from tests.base import make_run
 
 def test_delete_removes_the_run_its_containers_log_and_timeline(world):
     run = make_run(world.shop, status=Run.Status.FAILURE, units={"orders": "failure"})
-    run.log("boom", "error", unit=run.containers.get())
+    run.log("boom", "error", unit=run.units.get())
     run.record(RunEvent.Kind.FINISHED, note="failure")
     run.delete_by(world.editor)
     assert not Run.objects.filter(pk=run.pk).exists()
@@ -35,7 +35,7 @@ def test_delete_leaves_an_audit_record_that_outlives_the_run(world):
 
 def test_delete_keeps_the_anomalies_profiles_and_checks_the_run_produced(world):
     run = make_run(world.shop, status=Run.Status.SUCCESS, units={"orders": "success"})
-    container = run.containers.get().container
+    container = run.units.get().container
     field = container.fields.create(name="amount", type="NUMERIC")
     check = Check.objects.create(container=container, field=field, rule="not_null", inferred=True)
     anomaly = Anomaly.objects.create(

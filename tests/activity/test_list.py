@@ -238,7 +238,7 @@ def test_the_expanded_row_costs_the_same_queries_for_any_run_size(
     world, editor, django_assert_max_num_queries, units, lines
 ):
     run = make_run(world.shop, status="failure", units={f"t{i}": "success" for i in range(units)})
-    unit_ids = list(run.containers.values_list("pk", flat=True))
+    unit_ids = list(run.units.values_list("pk", flat=True))
     RunLog.objects.bulk_create(
         RunLog(run=run, unit_id=unit_ids[i % units] if i % 2 else None, message=f"line {i}")
         for i in range(lines)

@@ -74,7 +74,7 @@ def test_sync_again_changes_nothing_then_sees_changes_and_prunes(world, source):
 
     source.execute("CREATE VIEW big_orders AS SELECT * FROM orders WHERE amount > 250")
     skipped = run(world, Run.Type.SYNC)
-    assert skipped.containers.get(name="big_orders").status == "skipped"
+    assert skipped.units.get(name="big_orders").status == "skipped"
     assert skipped.completed_with_logs
     restored = run(world, Run.Type.SYNC, recreate=True)
     assert restored.counters["containers_added"] == 1
@@ -235,10 +235,10 @@ def test_a_broken_table_fails_its_container_and_the_run_completes_with_logs(worl
     profile = run(world, Run.Type.PROFILE)
     assert profile.status == Run.Status.SUCCESS
     assert profile.completed_with_logs
-    broken = profile.containers.get(name="broken")
+    broken = profile.units.get(name="broken")
     assert broken.status == "failure" and broken.error
     assert profile.logs.filter(unit=broken, level="error").exists()
-    assert profile.containers.filter(status="success").count() == 3
+    assert profile.units.filter(status="success").count() == 3
     assert profile.counters["containers_profiled"] == 3
 
 
@@ -255,7 +255,7 @@ def test_a_run_whose_only_container_failed_is_a_failure(world, source):
     profile = run(world, Run.Type.PROFILE, containers=["broken"])
     assert profile.status == Run.Status.FAILURE
     assert profile.detail == "none of its 1 tables succeeded"
-    assert profile.containers.get().status == "failure"
+    assert profile.units.get().status == "failure"
 
 
 def test_a_view_sync_cannot_read_fails_alone_and_the_rest_is_synced(world, source):
@@ -267,7 +267,7 @@ def test_a_view_sync_cannot_read_fails_alone_and_the_rest_is_synced(world, sourc
     source.execute("DROP TABLE doomed")
     sync = run(world, Run.Type.SYNC)
     assert sync.status == Run.Status.SUCCESS and sync.completed_with_logs
-    broken = sync.containers.get(name="broken")
+    broken = sync.units.get(name="broken")
     assert broken.status == "failure" and "cannot read the columns of view broken" in broken.error
     assert set(world.shop.containers.values_list("name", flat=True)) == {
         "customers",

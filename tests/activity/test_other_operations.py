@@ -237,7 +237,7 @@ def test_a_resumed_promote_processes_only_the_containers_left(world, staging):
         units={"customers": "success", "orders": "pending"},
     )
     child = execute(parent.resume(by=world.editor))
-    assert list(child.containers.values_list("name", "status")) == [("orders", "success")]
+    assert list(child.units.values_list("name", "status")) == [("orders", "success")]
     assert child.counters == {"checks_created": 3, "checks_updated": 0, "checks_skipped": 0}
     assert Check.objects.filter(container__datastore=staging).count() == len(AUTHORED)
 

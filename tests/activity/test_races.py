@@ -98,7 +98,7 @@ def test_resume_pressed_twice_creates_one_resume(people):
         refusal = next(value for kind, value in outcomes if kind == "refused")
         assert f"already resumed as #{child.pk}" in refusal.message
         assert list(Run.objects.filter(parent=run).values_list("pk", flat=True)) == [child.pk]
-        assert list(child.containers.values_list("name", flat=True)) == ["b"]
+        assert list(child.units.values_list("name", flat=True)) == ["b"]
 
 
 def test_abort_from_a_stale_page_against_delete_leaves_the_run_deleted_once(people):

@@ -18,7 +18,7 @@ def test_rerun_creates_a_linked_run_with_the_same_options_for_every_container(wo
     assert (child.parent, child.link, child.status) == (parent, Run.Link.RERUN, Run.Status.QUEUED)
     assert child.options["containers"] == ["customers", "orders"]
     assert child.options["max_examples"] == 3
-    assert list(child.containers.values_list("name", "status")) == [
+    assert list(child.units.values_list("name", "status")) == [
         ("customers", "pending"),
         ("orders", "pending"),
     ]

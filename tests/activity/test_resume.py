@@ -18,7 +18,7 @@ def test_resume_creates_a_linked_run_for_the_unfinished_containers_only(world):
     assert (child.parent, child.link) == (parent, Run.Link.RESUME)
     assert child.type == parent.type and child.options == parent.options
     assert child.triggered_by == world.editor
-    assert list(child.containers.values_list("name", "status")) == [
+    assert list(child.units.values_list("name", "status")) == [
         ("orders", "pending"),
         ("payments", "pending"),
         ("reviews", "pending"),
@@ -33,17 +33,20 @@ def test_resume_creates_a_linked_run_for_the_unfinished_containers_only(world):
     )
 
 
-def test_resume_enqueues_the_child_once_the_transaction_commits(
-    world, django_capture_on_commit_callbacks
-):
-    parent = make_run(world.shop, status=Run.Status.ABORTED, units=UNITS)
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        child = parent.resume(by=world.editor)
+def test_the_child_and_its_queue_entry_commit_together_or_not_at_all(world):
+    from django.db import transaction
     from django_tasks_db.models import DBTaskResult
 
-    assert len(callbacks) == 1
+    parent = make_run(world.shop, status=Run.Status.ABORTED, units=UNITS)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        parent.resume(by=world.editor)
+        raise RuntimeError("the request failed after the resume")
+    assert not parent.children.exists() and not DBTaskResult.objects.exists()
+
+    child = Run.objects.get(pk=parent.pk).resume(by=world.editor)
     task = DBTaskResult.objects.get()
     assert task.args_kwargs == {"args": [child.pk], "kwargs": {}}
+    assert child.task_id == str(task.pk)
 
 
 def test_a_second_resume_is_refused_and_creates_nothing(world):

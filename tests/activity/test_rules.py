@@ -63,7 +63,7 @@ def test_every_action_not_offered_is_refused_with_the_right_reason(world, run_ty
         user = world.persona(persona)
         for action in set(Action) - expected(run_type, status, persona):
             with pytest.raises(InvalidTransition) as refused:
-                perform(run, action, user)
+                run.perform(action, by=user)
             lacks_permission = persona not in ACTORS or (
                 persona == "editor"
                 and run_type == Run.Type.PROMOTE
@@ -79,19 +79,7 @@ def test_every_action_not_offered_is_refused_with_the_right_reason(world, run_ty
 def test_every_action_offered_to_the_editor_succeeds(world, run_type, status):
     for action in expected(run_type, status, "editor"):
         run = make_run(world.shop, type=run_type, status=status, units={"orders": "failure"})
-        perform(run, action, world.persona("editor"))
-
-
-def perform(run: Run, action: Action, user) -> None:
-    match action:
-        case Action.ABORT:
-            run.abort(by=user)
-        case Action.RESUME:
-            run.resume(by=user)
-        case Action.RERUN:
-            run.rerun(by=user)
-        case Action.DELETE:
-            run.delete_by(user)
+        run.perform(action, by=world.persona("editor"))
 
 
 def test_only_people_with_a_level_on_the_datastore_see_its_runs(world):

@@ -163,7 +163,7 @@ def test_an_expanded_row_shows_containers_log_timeline_and_links(world):
         world.shop, status="failure", units={"orders": "failure", "payments": "pending"}
     )
     child = parent.resume(by=world.editor)
-    unit = child.containers.get(name="orders")
+    unit = child.units.get(name="orders")
     child.log("boom in orders", "error", unit=unit)
     child.log("worker started")
     html = client_for(world, "editor").get(f"/activity/runs/{child.pk}/", **HX).content.decode()

@@ -1,45 +1,43 @@
-"""The engine in real worker processes: abort mid-run, resume, kill -9, a vanishing source,
-several workers on one run. Sources are big enough for a container to take seconds."""
+"""The engine in real worker processes. Most tests use gated containers (tests/gate.py): the test
+opens each container's gate, so it knows exactly what is in flight when it aborts, kills or stops
+a worker; none of them races the clock. The last ones are real-size smoke tests on big tables."""
 
 from __future__ import annotations
 
 import os
 import signal
-import time
 from datetime import timedelta
 
 import pytest
-from django.core.management import call_command
 from django.utils import timezone
+from django_tasks_db.models import DBTaskResult, TaskResultStatus
 
 from activity import engine
 from activity.models import Run, RunEvent
+from activity.reaper import reap
 from catalog.connectors import connect
-from catalog.models import Anomaly, Check, FieldProfile
+from catalog.models import Anomaly, Check, Container, FieldProfile
 from tests.base import build_world, start_worker, wait_for
+from tests.gate import Gates
 from tests.sources import big_source, empty_source
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-TABLES, ROWS = 4, 1_500_000
-
-
-@pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-)
-def big(request, tmp_path_factory):
-    """Four tables of 1.5M rows: profiling one takes a few seconds."""
-    source = big_source(request.param, tmp_path_factory.mktemp("big"), TABLES, ROWS)
-    yield source
-    source.drop()
+TABLES = ["a", "b", "c"]
 
 
 @pytest.fixture
-def workers(tmp_path):
+def gates(tmp_path) -> Gates:
+    return Gates(tmp_path / "gates")
+
+
+@pytest.fixture
+def workers(tmp_path, gates):
     started = []
 
-    def start(*args, **env):
-        process = start_worker(tmp_path / f"worker-{len(started)}.log", *args, **env)
+    def start(*args, gated: bool = True, **env):
+        log = tmp_path / f"worker-{len(started)}.log"
+        process = start_worker(log, *args, gates=gates.folder if gated else None, **env)
         started.append(process)
         return process
 
@@ -51,145 +49,231 @@ def workers(tmp_path):
 
 
 @pytest.fixture
-def world(big):
-    world = build_world(shop_url=big.url)
-    sync = Run.launch(Run.Type.SYNC, world.shop, by=world.editor)
-    engine.execute(sync.pk)
+def world(tmp_path):
+    world = build_world(shop_url=empty_source("sqlite", tmp_path).url)  # the gates read nothing
+    for name in TABLES:
+        Container.objects.create(datastore=world.shop, name=name)
     return world
 
 
-def profiled(world) -> dict[str, int]:
-    """For each table, the run whose statistics its fields hold."""
-    rows = FieldProfile.objects.filter(field__container__datastore=world.shop)
-    by_table: dict[str, set[int]] = {}
-    for table, run_number in rows.values_list("field__container__name", "run_number"):
-        by_table.setdefault(table, set()).add(run_number)
-    assert all(len(runs) == 1 for runs in by_table.values()), by_table
-    return {table: runs.pop() for table, runs in by_table.items()}
+def launch(world) -> Run:
+    return Run.launch(Run.Type.PROFILE, world.shop, by=world.editor)
 
 
 def statuses(run: Run) -> dict[str, str]:
-    return dict(run.containers.values_list("name", "status"))
+    return dict(run.units.values_list("name", "status"))
+
+
+def landed(run: Run, status: str, timeout: float = 30) -> Run:
+    """The run once it reached `status`; on a timeout, the error says where it stands."""
+    try:
+        wait_for(
+            lambda: Run.objects.get(pk=run.pk).status == status, timeout, f"#{run.pk} {status}"
+        )
+    except AssertionError as error:
+        now = Run.objects.get(pk=run.pk)
+        log = list(now.logs.values_list("message", flat=True))
+        raise AssertionError(f"{error}; it is {now.status}: {statuses(now)}, log {log}") from None
+    return Run.objects.get(pk=run.pk)
+
+
+def test_an_abort_stops_the_container_in_flight_and_keeps_what_finished(world, workers, gates):
+    run = launch(world)
+    workers()
+    gates.wait_entered("a")
+    gates.open("a")
+    gates.wait_entered("b")  # b is in flight, c waits
+    run.abort(by=world.editor)
+    run = landed(run, "aborted")
+    assert statuses(run) == {"a": "success", "b": "pending", "c": "pending"}
+    assert run.counters["containers_profiled"] == 1
+    assert run.logs.filter(message="b: interrupted by the abort: rolled back to unfinished")
+    assert run.events.filter(kind=RunEvent.Kind.FINISHED, note="aborted").count() == 1
+
+    child = run.resume(by=world.editor)
+    assert set(statuses(child)) == {"b", "c"}
+    gates.open("b", "c")
+    child = landed(child, "success")
+    assert child.counters["containers_profiled"] == 2
+
+
+def test_a_killed_worker_is_replaced_and_its_run_ends_success_without_a_person(
+    world, workers, gates
+):
+    run = launch(world)
+    first = workers()
+    victim = gates.wait_entered("a")
+    assert victim.endswith(f":{first.pid}")
+    workers()  # a second worker, idle: its reaper takes back what the first one held
+    os.kill(first.pid, signal.SIGKILL)
+    first.wait()
+    gates.wait_entered("a", times=2)  # the survivor took the lost container up again
+    gates.open(*TABLES)
+    run = landed(run, "success")
+    assert statuses(run) == dict.fromkeys(TABLES, "success")
+    assert run.containers_done == 3 and run.counters["containers_profiled"] == 3
+    assert run.units.get(name="a").losses == 1
+    assert run.logs.filter(message__contains="queued again for another worker")
+    # The dead worker's queue entry is closed, not left running forever.
+    held = [e.pk for e in DBTaskResult.objects.all() if victim in e.worker_ids]
+    wait_for(
+        lambda: (
+            set(DBTaskResult.objects.filter(pk__in=held).values_list("status", flat=True))
+            == {TaskResultStatus.FAILED}
+        ),
+        what="the dead worker's queue entries to be closed",
+    )
+
+
+def test_a_container_that_kills_its_worker_twice_fails_and_the_run_can_be_resumed(
+    world, workers, gates
+):
+    run = launch(world)
+    for times in (1, 2):
+        worker = workers()
+        gates.wait_entered("a", times=times)
+        os.kill(worker.pid, signal.SIGKILL)
+        worker.wait()
+    gates.open("b", "c")
+    workers()
+    run = landed(run, "failure")
+    assert statuses(run) == {"a": "failure", "b": "success", "c": "success"}
+    assert run.detail == "a lost its worker twice"
+    assert "resume" in run.actions_for(world.editor) and run.unfinished == 1
+
+
+def test_a_stopping_worker_hands_over_and_the_run_waits_for_the_next_one(world, workers, gates):
+    run = launch(world)
+    first = workers()
+    gates.wait_entered("a")
+    first.send_signal(signal.SIGTERM)
+    gates.open("a")
+    first.wait(timeout=30)  # it finished its container, then left
+    run.refresh_from_db()
+    assert statuses(run) == {"a": "success", "b": "pending", "c": "pending"}
+    assert run.logs.filter(message__contains="is stopping").exists()
+
+    # Longer than the heartbeat timeout with no worker (a slow deploy): the run is not lost.
+    deadline = run.heartbeat_at + timedelta(seconds=2.5)
+    assert not reap(now=deadline) and Run.objects.get(pk=run.pk).status == "running"
+
+    gates.open("b", "c")
+    workers()
+    run = landed(run, "success")
+    assert run.requeues == 0 and not run.logs.filter(level="error").exists()
+
+
+def test_a_run_whose_queue_entry_was_lost_still_runs(world, workers, gates):
+    run = launch(world)
+    DBTaskResult.objects.all().delete()  # as if the enqueue had never happened
+    gates.open(*TABLES)
+    workers()
+    run = landed(run, "success")
+    assert run.logs.filter(message__contains="Nothing in the queue would start it")
+
+
+def test_a_worker_killed_between_taking_the_run_and_starting_it(world, workers, gates):
+    run = launch(world)
+    first = workers(RUNBOARD_GATE_START="1")
+    gates.wait_entered("start")
+    os.kill(first.pid, signal.SIGKILL)
+    first.wait()
+    assert Run.objects.get(pk=run.pk).status == "queued"
+    gates.open("start", *TABLES)
+    workers()
+    run = landed(run, "success")
+    assert run.logs.filter(message__contains="Nothing in the queue would start it")
+
+
+def test_the_monitor_survives_a_database_blip_and_keeps_beating(world, workers, gates, tmp_path):
+    run = launch(world)
+    workers(RUNBOARD_FAIL_BEATS="5")
+    gates.wait_entered("a")
+    started = timezone.now()
+    wait_for(
+        lambda: Run.objects.get(pk=run.pk).heartbeat_at > started + timedelta(seconds=0.5),
+        what="heartbeats after the failures",
+    )
+    gates.open(*TABLES)
+    run = landed(run, "success")
+    assert run.requeues == 0 and statuses(run) == dict.fromkeys(TABLES, "success")
+    assert "injected by the test" in (tmp_path / "worker-0.log").read_text()
+
+
+# Real-size smoke tests: big tables, real sources ------------------------------------------------
+
+ROWS = 1_500_000
+
+
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def big(request, tmp_path_factory):
+    """Four tables of 1.5M rows: profiling one takes a few seconds."""
+    source = big_source(request.param, tmp_path_factory.mktemp("big"), 4, ROWS)
+    yield source
+    source.drop()
+
+
+@pytest.fixture
+def big_world(big):
+    world = build_world(shop_url=big.url)
+    engine.execute(Run.launch(Run.Type.SYNC, world.shop, by=world.editor).pk)
+    return world
 
 
 def one_container_done(run: Run):
     run.refresh_from_db()
-    return run.containers_done >= 1 and run.containers.filter(status="running").exists()
+    return run.containers_done >= 1 and run.units.filter(status="running").exists()
 
 
-def test_abort_lands_within_a_second_and_keeps_finished_work(world, workers):
+def test_the_source_disappearing_mid_run_fails_it_clearly_and_loses_nothing(
+    big_world, workers, big
+):
+    world = big_world
     profile = Run.launch(Run.Type.PROFILE, world.shop, by=world.editor)
-    workers()
-    wait_for(lambda: one_container_done(profile), what="the first container to finish")
-    asked = time.monotonic()
-    profile.abort(by=world.editor)
-    wait_for(lambda: Run.objects.get(pk=profile.pk).status == "aborted", timeout=10, what="abort")
-    latency = time.monotonic() - asked
-    assert latency < 3, f"the abort took {latency:.1f}s to land in the middle of a big container"
-
-    profile.refresh_from_db()
-    done = [name for name, status in statuses(profile).items() if status == "success"]
-    assert 1 <= len(done) < TABLES
-    assert set(statuses(profile).values()) == {"success", "pending"}  # the interrupted one too
-    assert set(profiled(world)) == set(done)  # finished work stays, the rest left nothing
-    assert profile.counters["containers_profiled"] == len(done)
-    assert profile.counters["records_profiled"] == ROWS * len(done)
-    assert profile.logs.filter(message__contains="interrupted by the abort").exists()
-    assert profile.events.filter(kind=RunEvent.Kind.FINISHED, note="aborted").count() == 1
-
-
-def test_resume_after_abort_processes_only_what_was_left(world, workers):
-    profile = Run.launch(Run.Type.PROFILE, world.shop, by=world.editor)
-    workers()
-    wait_for(lambda: one_container_done(profile), what="the first container to finish")
-    profile.abort(by=world.editor)
-    wait_for(lambda: Run.objects.get(pk=profile.pk).status == "aborted", what="abort")
-    finished = {n for n, s in statuses(profile).items() if s == "success"}
-
-    child = Run.objects.get(pk=profile.pk).resume(by=world.editor)
-    assert set(statuses(child)) == set(statuses(profile)) - finished
-    wait_for(lambda: Run.objects.get(pk=child.pk).status == "success", timeout=60, what="resume")
-    by_run = profiled(world)
-    assert {t for t, r in by_run.items() if r == profile.pk} == finished
-    assert {t for t, r in by_run.items() if r == child.pk} == set(statuses(child))
-
-    rerun = Run.objects.get(pk=child.pk).rerun(by=world.editor)
-    assert len(statuses(rerun)) == TABLES  # a rerun takes everything again
-
-
-def test_a_killed_worker_is_reaped_and_its_run_resumes(world, workers, settings):
-    settings.RUNBOARD = settings.RUNBOARD | {"HEARTBEAT_TIMEOUT": 2}
-    profile = Run.launch(Run.Type.PROFILE, world.shop, by=world.editor)
-    worker = workers()
-    wait_for(lambda: one_container_done(profile), what="the first container to finish")
-    os.kill(worker.pid, signal.SIGKILL)
-    worker.wait()
-
-    wait_for(
-        lambda: (
-            Run.objects.get(pk=profile.pk).heartbeat_at < timezone.now() - timedelta(seconds=2.2)
-        ),
-        what="the heartbeat to go stale",
-    )
-    call_command("reap_runs")
-    profile.refresh_from_db()
-    assert profile.status == "failure"
-    assert profile.detail.startswith("worker lost")
-    assert profile.logs.filter(level="error", message__startswith="Worker lost").exists()
-    assert "running" not in statuses(profile).values()  # the interrupted one is unfinished again
-    finished = {n for n, s in statuses(profile).items() if s == "success"}
-
-    child = profile.resume(by=world.editor)
-    workers("--batch")
-    wait_for(lambda: Run.objects.get(pk=child.pk).status == "success", timeout=60, what="resume")
-    by_run = profiled(world)
-    assert len(by_run) == TABLES  # every container processed successfully exactly once
-    assert {t for t, r in by_run.items() if r == profile.pk} == finished
-
-
-def test_the_source_disappearing_mid_run_fails_it_clearly_and_loses_nothing(world, workers, big):
-    profile = Run.launch(Run.Type.PROFILE, world.shop, by=world.editor)
-    workers()
+    workers(gated=False)
     wait_for(lambda: one_container_done(profile), what="the first container to finish")
     hidden = big.hide()
     try:
-        wait_for(
-            lambda: Run.objects.get(pk=profile.pk).status == "failure", timeout=30, what="failure"
-        )
+        profile = landed(profile, "failure")
     finally:
         big.restore(hidden)
-    profile.refresh_from_db()
     assert "source datastore unreachable" in profile.detail
     assert profile.logs.filter(level="warning", message__contains="failed").exists()  # retries
     done = {n for n, s in statuses(profile).items() if s == "success"}
-    assert set(profiled(world)) == done
+    profiled = FieldProfile.objects.filter(field__container__datastore=world.shop)
+    assert set(profiled.values_list("field__container__name", flat=True)) == done
     assert profile.counters["containers_profiled"] == len(done)
     assert "running" not in statuses(profile).values()
 
     child = profile.resume(by=world.editor)
-    wait_for(lambda: Run.objects.get(pk=child.pk).status == "success", timeout=60, what="resume")
-    assert len(profiled(world)) == TABLES
+    landed(child, "success", timeout=60)
+    assert profiled.values("field__container").distinct().count() == 4
 
 
 @pytest.mark.postgres
-def test_two_workers_share_one_run_and_process_every_container_once(world, workers):
+def test_two_workers_share_one_run_and_process_every_container_once(big_world, workers):
+    world = big_world
     for table in world.shop.containers.all():
         Check.objects.create(
             container=table, field=table.fields.get(name="a"), rule="between", params={"max": 998}
         )
     scan = Run.launch(Run.Type.SCAN, world.shop, by=world.editor)
-    workers(RUNBOARD_RUN_PARALLELISM="2")
-    workers(RUNBOARD_RUN_PARALLELISM="2")
-    wait_for(lambda: Run.objects.get(pk=scan.pk).status == "success", timeout=60, what="the scan")
-    scan.refresh_from_db()
-    assert scan.containers_done == TABLES == scan.counters["containers_scanned"]
-    assert len(set(scan.containers.values_list("worker", flat=True))) == 2
+    workers(gated=False, RUNBOARD_RUN_PARALLELISM="2")
+    workers(gated=False, RUNBOARD_RUN_PARALLELISM="2")
+    scan = landed(scan, "success", timeout=60)
+    assert scan.containers_done == 4 == scan.counters["containers_scanned"]
+    assert len(set(scan.units.values_list("worker", flat=True))) == 2
     per_table = Anomaly.objects.filter(run=scan).values_list("container__name", "failed_count")
-    assert sorted(per_table) == [(f"t{t:02d}", ROWS // 1000) for t in range(TABLES)]
+    assert sorted(per_table) == [(f"t{t:02d}", ROWS // 1000) for t in range(4)]
     assert scan.events.filter(kind=RunEvent.Kind.FINISHED).count() == 1
 
 
-def test_an_aborted_materialize_leaves_no_table_that_looks_complete(world, workers, big, tmp_path):
+def test_an_aborted_materialize_leaves_no_table_that_looks_complete(
+    big_world, workers, big, tmp_path
+):
+    world = big_world
     enrichment = empty_source(big.kind, tmp_path)
     world.shop.enrichment.connection_url = enrichment.url
     world.shop.enrichment.save()
@@ -207,10 +291,10 @@ def test_an_aborted_materialize_leaves_no_table_that_looks_complete(world, worke
     run = Run.launch(
         Run.Type.MATERIALIZE, world.shop, by=world.editor, options={"record_limit": limit}
     )
-    workers()
+    workers(gated=False)
     wait_for(lambda: one_container_done(run), what="the first table to be written")
     run.abort(by=world.editor)
-    wait_for(lambda: Run.objects.get(pk=run.pk).status == "aborted", timeout=15, what="abort")
+    landed(run, "aborted", timeout=15)
     try:
         done = {n for n, s in statuses(run).items() if s == "success"}
         with connect(enrichment.url) as conn:
@@ -221,28 +305,9 @@ def test_an_aborted_materialize_leaves_no_table_that_looks_complete(world, worke
                 assert conn.scalar(f'SELECT COUNT(*) FROM "big_mat_{name}"') == limit
             if "t03" not in done:
                 assert conn.scalar('SELECT COUNT(*) FROM "big_mat_t03"') == 10  # untouched
-        assert 1 <= len(done) < TABLES
+        assert 1 <= len(done) < 4
         Run.objects.get(pk=run.pk).delete_by(world.editor)  # deleting the run leaves the tables
         with connect(enrichment.url) as conn:
             assert {f"big_mat_{name}" for name in done} <= {t.name for t in conn.tables()}
     finally:
         enrichment.drop()
-
-
-def test_a_stopping_worker_hands_the_rest_of_its_run_to_another(world, workers):
-    profile = Run.launch(Run.Type.PROFILE, world.shop, by=world.editor)
-    first = workers()
-    wait_for(lambda: one_container_done(profile), what="the first container to finish")
-    first.send_signal(signal.SIGTERM)
-    first.wait(timeout=30)  # it finished its container, then left
-    profile.refresh_from_db()
-    assert profile.status == "running"
-    assert "pending" in statuses(profile).values() and "running" not in statuses(profile).values()
-    assert profile.logs.filter(message__contains="is stopping").exists()
-
-    workers("--batch")
-    wait_for(
-        lambda: Run.objects.get(pk=profile.pk).status == "success", timeout=60, what="the rest"
-    )
-    assert set(profiled(world).values()) == {profile.pk}
-    assert len(profiled(world)) == TABLES

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django_tasks_db.management.commands import db_worker
 
 from activity import engine
+from activity.reaper import Keeper
 
 
 class Worker(db_worker.Worker):
@@ -12,10 +13,12 @@ class Worker(db_worker.Worker):
 
 
 class Command(db_worker.Command):
-    help = "Run a Runboard worker: executes queued runs and reaps runs whose workers died."
+    help = "Run a Runboard worker: executes queued runs and reaps what dead workers held."
 
     def handle(self, *args, **options) -> None:
         # db_worker builds its Worker by this module-level name: ours also tells the engine.
         db_worker.Worker = Worker
-        engine.Reaper().start()
+        # One name for the process: its queue entries, its Worker row and its containers.
+        options["worker_id"] = engine.worker_name()
+        Keeper(options["worker_id"]).start()
         super().handle(*args, **options)
