@@ -5,6 +5,8 @@ from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 
+from catalog.connectors import connect, redact
+
 
 class DatastoreQuerySet(models.QuerySet):
     def visible_to(self, user) -> DatastoreQuerySet:
@@ -55,9 +57,12 @@ class Datastore(models.Model):
         return reverse("catalog:datastore-detail", args=[self.pk])
 
     def connect(self):
-        from catalog.connectors import connect
-
         return connect(self.connection_url)
+
+    def connection_shown_to(self, user) -> str:
+        """The connection URL, its credentials masked, for editors of this datastore (admins
+        included); "" for everyone else, who have no use for where the database lives."""
+        return redact(self.connection_url) if user.can_edit(self) else ""
 
 
 class PresentQuerySet(models.QuerySet):

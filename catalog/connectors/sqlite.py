@@ -17,6 +17,8 @@ from catalog.connectors import (
     SourceUnavailable,
     Table,
     kind_of,
+    redact,
+    redact_message,
 )
 
 # Errors that mean the database file itself is gone or unreadable, not one table.
@@ -32,7 +34,9 @@ def path_of(url: str) -> Path:
     """sqlite:///relative/to/project.db or sqlite:////absolute/path.db (the SQLAlchemy form)."""
     rest = url.removeprefix("sqlite:").removeprefix("//")
     if not rest.startswith("/") or rest == "/":
-        raise SourceUnavailable(f"Bad SQLite URL {url!r}: expected sqlite:///path/to/file.db")
+        raise SourceUnavailable(
+            f"Bad SQLite URL {redact(url)!r}: expected sqlite:///path/to/file.db"
+        )
     rest = rest[1:]
     path = Path(rest) if rest.startswith("/") else Path(settings.BASE_DIR) / rest
     return path
@@ -50,9 +54,11 @@ class SQLiteConnector(Connector):
     def __init__(self, url: str, *, write: bool = False):
         scratch = url == SCRATCH
         self.path = None if scratch else path_of(url)
+        # What messages call the file: its path, less any credential a pasted URL carried.
+        self.name = ":scratch:" if scratch else redact_message(str(self.path), url)
         mode = "rwc" if write else "ro"
         if not scratch and not write and not self.path.is_file():
-            raise SourceUnavailable(f"SQLite database {self.path} does not exist")
+            raise SourceUnavailable(f"SQLite database {self.name} does not exist")
         try:
             # check_same_thread=False: the engine's monitor thread may call interrupt().
             self.connection = sqlite3.connect(
@@ -65,14 +71,14 @@ class SQLiteConnector(Connector):
             self.connection.create_function("regexp", 2, _regexp, deterministic=True)
             self.connection.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
         except sqlite3.Error as error:
-            raise SourceUnavailable(f"Cannot open SQLite database {self.path}: {error}") from error
+            raise SourceUnavailable(f"Cannot open SQLite database {self.name}: {error}") from error
 
     def _translate(self, error: sqlite3.Error) -> SourceError:
         text = str(error)
         if "interrupted" in text.lower():
             return QueryInterrupted(text)
         if any(marker in text.lower() for marker in _UNAVAILABLE) or not self.exists():
-            return SourceUnavailable(f"SQLite database {self.path} is unavailable: {text}")
+            return SourceUnavailable(f"SQLite database {self.name} is unavailable: {text}")
         return SourceError(text)
 
     def exists(self) -> bool:
@@ -80,7 +86,7 @@ class SQLiteConnector(Connector):
 
     def ensure_alive(self) -> None:
         if not self.exists():
-            raise SourceUnavailable(f"SQLite database {self.path} is gone")
+            raise SourceUnavailable(f"SQLite database {self.name} is gone")
 
     def describe(self) -> str:
         return f"SQLite {sqlite3.sqlite_version}"
