@@ -1,11 +1,12 @@
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 
-from catalog.connectors import connect, redact
+from catalog.connectors import SourceUnavailable, connect, ensure_allowed, redact
 
 
 class DatastoreQuerySet(models.QuerySet):
@@ -55,6 +56,13 @@ class Datastore(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("catalog:datastore-detail", args=[self.pk])
+
+    def clean(self) -> None:
+        # The worker refuses these too; saying so here keeps them out of the catalog at all.
+        try:
+            ensure_allowed(self.connection_url)
+        except SourceUnavailable as error:
+            raise ValidationError({"connection_url": str(error)}) from None
 
     def connect(self):
         return connect(self.connection_url)

@@ -179,6 +179,18 @@ def connect(url: str, *, write: bool = False) -> Connector:
     raise _unsupported(url)
 
 
+def ensure_allowed(url: str) -> None:
+    """Raise SourceUnavailable for a URL that connect() would refuse before reaching any server:
+    an unknown scheme, a malformed SQLite URL, a SQLite file outside the allowed directories."""
+    if url.startswith("sqlite:"):
+        from catalog.connectors.sqlite import SCRATCH, allowed_path
+
+        if url != SCRATCH:
+            allowed_path(url)
+    elif not url.startswith(("postgresql:", "postgres:")):
+        raise _unsupported(url)
+
+
 def _unsupported(url: str) -> SourceUnavailable:
     scheme = match[1] if (match := _SCHEME.match(url)) else redact(url)
     return SourceUnavailable(

@@ -42,6 +42,53 @@ def path_of(url: str) -> Path:
     return path
 
 
+def allowed_path(url: str) -> Path:
+    """The file of a SQLite URL, resolved (symlinks, ".."), if Runboard may open it.
+
+    Admins create datastores, but every member of their teams reads what a datastore holds: a
+    file anywhere on the server would be readable through the catalog, Runboard's own database
+    (password hashes) first. So the file must lie under RUNBOARD["SQLITE_DIRS"] (or the demo's
+    folder), and is never one of Runboard's own database files, whatever that setting says.
+    """
+    path = path_of(url).resolve()
+    shown = redact_message(str(path), url)
+    if _is_own_database(path):
+        raise SourceUnavailable(
+            f"SQLite file {shown} is Runboard's own database: no datastore may point at it"
+        )
+    dirs = allowed_dirs()
+    if not any(path.is_relative_to(folder) for folder in dirs):
+        raise SourceUnavailable(
+            f"SQLite file {shown} is outside the directories allowed for SQLite datastores "
+            f"({', '.join(map(str, dirs))}; RUNBOARD_SQLITE_DIRS sets them)"
+        )
+    return path
+
+
+def allowed_dirs() -> list[Path]:
+    """Where SQLite datastores may live, resolved; the demo's folder is one wherever it is."""
+    folders = [*settings.RUNBOARD["SQLITE_DIRS"], settings.RUNBOARD["DEMO_DIR"]]
+    return list(dict.fromkeys(Path(folder).resolve() for folder in folders))
+
+
+def _is_own_database(path: Path) -> bool:
+    own = set()
+    for database in settings.DATABASES.values():
+        if not database["ENGINE"].endswith("sqlite3"):
+            continue
+        for name in (database.get("NAME"), database.get("TEST", {}).get("NAME")):
+            if name and str(name) != ":memory:" and not str(name).startswith("file:"):
+                base = Path(name).resolve()
+                own |= {
+                    base.with_name(base.name + suffix)
+                    for suffix in ("", "-wal", "-shm", "-journal")
+                }
+    if path in own:
+        return True
+    # A hard link is another name for the same file.
+    return path.is_file() and any(other.is_file() and path.samefile(other) for other in own)
+
+
 def _regexp(pattern: str, value: Any) -> bool | None:
     if value is None:
         return None
@@ -53,7 +100,7 @@ class SQLiteConnector(Connector):
 
     def __init__(self, url: str, *, write: bool = False):
         scratch = url == SCRATCH
-        self.path = None if scratch else path_of(url)
+        self.path = None if scratch else allowed_path(url)
         # What messages call the file: its path, less any credential a pasted URL carried.
         self.name = ":scratch:" if scratch else redact_message(str(self.path), url)
         mode = "rwc" if write else "ro"
