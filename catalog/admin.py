@@ -3,12 +3,13 @@ from __future__ import annotations
 from django.contrib import admin
 from django.db.models import Count
 
+from catalog.connectors import redact
 from catalog.models import Anomaly, Check, Container, Datastore, Field
 
 
 @admin.register(Datastore)
 class DatastoreAdmin(admin.ModelAdmin):
-    list_display = ["name", "connection_url", "enrichment", "enrichment_prefix", "container_count"]
+    list_display = ["name", "connection", "enrichment", "enrichment_prefix", "container_count"]
     search_fields = ["name", "connection_url"]
     autocomplete_fields = ["enrichment"]
     fields = ["name", "connection_url", "enrichment", "enrichment_prefix"]
@@ -20,6 +21,10 @@ class DatastoreAdmin(admin.ModelAdmin):
             .select_related("enrichment")
             .annotate(container_count=Count("containers"))
         )
+
+    @admin.display(description="Connection URL", ordering="connection_url")
+    def connection(self, datastore: Datastore) -> str:
+        return redact(datastore.connection_url)
 
     @admin.display(description="Containers", ordering="container_count")
     def container_count(self, datastore: Datastore) -> int:

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
+
+from catalog.connectors import SourceUnavailable, connect, ensure_allowed, redact
 
 
 class DatastoreQuerySet(models.QuerySet):
@@ -54,10 +57,20 @@ class Datastore(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("catalog:datastore-detail", args=[self.pk])
 
-    def connect(self):
-        from catalog.connectors import connect
+    def clean(self) -> None:
+        # The worker refuses these too; saying so here keeps them out of the catalog at all.
+        try:
+            ensure_allowed(self.connection_url)
+        except SourceUnavailable as error:
+            raise ValidationError({"connection_url": str(error)}) from None
 
+    def connect(self):
         return connect(self.connection_url)
+
+    def connection_shown_to(self, user) -> str:
+        """The connection URL, its credentials masked, for editors of this datastore (admins
+        included); "" for everyone else, who have no use for where the database lives."""
+        return redact(self.connection_url) if user.can_edit(self) else ""
 
 
 class PresentQuerySet(models.QuerySet):

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from urllib.parse import urlsplit, urlunsplit
-
 from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
@@ -30,8 +28,15 @@ def datastore_list(request):
             container_count=Count("containers", filter=Q(containers__removed_at__isnull=True))
         )
     )
+    rows = [(datastore, datastore.connection_shown_to(request.user)) for datastore in datastores]
     return render(
-        request, "catalog/datastore_list.html", {"datastores": datastores, "section": "datastores"}
+        request,
+        "catalog/datastore_list.html",
+        {
+            "rows": rows,
+            "show_connections": any(connection for _, connection in rows),
+            "section": "datastores",
+        },
     )
 
 
@@ -51,23 +56,14 @@ def datastore_detail(request, pk: int):
         {
             "datastore": datastore,
             "containers": containers,
-            "connection": redacted(datastore.connection_url),
-            "enrichment_connection": redacted(datastore.enrichment.connection_url)
+            "connection": datastore.connection_shown_to(request.user),
+            "enrichment_connection": datastore.enrichment.connection_shown_to(request.user)
             if datastore.enrichment
             else "",
             "level": request.user.level_on(datastore),
             "section": "datastores",
         },
     )
-
-
-def redacted(url: str) -> str:
-    """A connection URL without its password."""
-    parts = urlsplit(url)
-    if parts.password:
-        netloc = parts.netloc.replace(f":{parts.password}@", ":•••@")
-        return urlunsplit(parts._replace(netloc=netloc))
-    return url
 
 
 @require_GET

@@ -53,6 +53,15 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return default if value is None else [item.strip() for item in value.split(",") if item.strip()]
 
 
+def env_dirs(name: str, default: list[Path]) -> list[Path]:
+    if name not in os.environ:
+        return default
+    dirs = [Path(item) for item in env_list(name, [])]
+    if relative := [str(folder) for folder in dirs if not folder.is_absolute()]:
+        raise ImproperlyConfigured(f"{name} must list absolute paths, not {', '.join(relative)}")
+    return dirs
+
+
 DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = env_str("SECRET_KEY", "")
 if not SECRET_KEY:
@@ -229,6 +238,9 @@ RUNBOARD = {
     # Pauses between attempts to reach a datastore that does not answer.
     "RECONNECT_DELAYS": (0.2, 0.5, 1.0),
     "DEMO_DIR": VAR_DIR / "demo",
+    # SQLite datastores must be files under these directories (the demo's is always one), and
+    # never Runboard's own database: anyone who sees a datastore reads what its file holds.
+    "SQLITE_DIRS": env_dirs("RUNBOARD_SQLITE_DIRS", [VAR_DIR / "demo", VAR_DIR / "sources"]),
     # An External Scan's upload: validated and stored as it streams, so memory stays flat.
     "UPLOAD_MAX_BYTES": env_number("RUNBOARD_UPLOAD_MAX_BYTES", 20 * 1024 * 1024),
     "UPLOAD_MAX_RECORDS": env_number("RUNBOARD_UPLOAD_MAX_RECORDS", 1_000_000),

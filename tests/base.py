@@ -18,6 +18,7 @@ from django.utils import timezone
 from accounts.models import Level, Team, User
 from activity.models import Run, RunContainer, RunDay
 from activity.operations import OPERATIONS
+from catalog.connectors.sqlite import allowed_dirs
 from catalog.models import Container, Datastore
 
 ROOT = Path(settings.BASE_DIR)
@@ -170,6 +171,8 @@ def worker_env(**extra: str) -> dict[str, str]:
         "RUNBOARD_REAP_EVERY": "0.5",
         "RUNBOARD_RUN_PARALLELISM": "1",
         "RUNBOARD_DB_POOL": "false",
+        # The same SQLite sources as the test's settings (pytest's temporary dirs, the demo's).
+        "RUNBOARD_SQLITE_DIRS": ",".join(str(folder) for folder in allowed_dirs()),
         "PYTHONUNBUFFERED": "1",
         # Outside pytest and without DEBUG, settings refuse to start without a key of their own.
         "SECRET_KEY": settings.SECRET_KEY,

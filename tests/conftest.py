@@ -14,6 +14,13 @@ def fast_passwords(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def sqlite_sources_in_tmp(settings, tmp_path_factory):
+    """Test sources are SQLite files in pytest's temporary directories: allow those too."""
+    dirs = [*settings.RUNBOARD["SQLITE_DIRS"], tmp_path_factory.getbasetemp()]
+    settings.RUNBOARD = settings.RUNBOARD | {"SQLITE_DIRS": dirs}
+
+
 @pytest.fixture
 def world(db):
     return build_world()

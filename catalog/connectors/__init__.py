@@ -8,11 +8,13 @@ cancelled the statement) and SourceError (this query failed: the container fails
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, suppress
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote
 
 
 class SourceError(Exception):
@@ -174,10 +176,108 @@ def connect(url: str, *, write: bool = False) -> Connector:
         from catalog.connectors.postgresql import PostgreSQLConnector
 
         return PostgreSQLConnector(url)
-    scheme = url.split(":", 1)[0] if ":" in url else url
-    raise SourceUnavailable(
+    raise _unsupported(url)
+
+
+def ensure_allowed(url: str) -> None:
+    """Raise SourceUnavailable for a URL that connect() would refuse before reaching any server:
+    an unknown scheme, a malformed SQLite URL, a SQLite file outside the allowed directories."""
+    if url.startswith("sqlite:"):
+        from catalog.connectors.sqlite import SCRATCH, allowed_path
+
+        if url != SCRATCH:
+            allowed_path(url)
+    elif not url.startswith(("postgresql:", "postgres:")):
+        raise _unsupported(url)
+
+
+def _unsupported(url: str) -> SourceUnavailable:
+    scheme = match[1] if (match := _SCHEME.match(url)) else redact(url)
+    return SourceUnavailable(
         f"Unsupported connection URL scheme {scheme!r}: use sqlite:///path or postgresql://…"
     )
+
+
+# Credentials ------------------------------------------------------------------------------------
+
+MASK = "•••"
+
+# Parameters whose value is a credential: libpq's password, sslpassword, passfile and sslkey, and
+# anything a paste or another driver names like one (token, api_key, client_secret, …).
+_SECRET_NAME = re.compile(r"pass|pwd|secret|token|key|auth|credential|signature", re.IGNORECASE)
+# key=value in a URL's query (or fragment). A value runs to the next "&name=": an unencoded "&"
+# in a password must not leave its tail in sight.
+_PARAMETER = re.compile(r"(?P<head>[?&#](?P<key>[^?&#=]+)=)(?P<value>.*?)(?=&[^&=]+=|\Z)", re.S)
+# key=value in a libpq connection string: a quoted value, or words up to the next "name=" (libpq
+# would stop at the first space, but "password=two words" must be hidden whole).
+_PAIR = re.compile(
+    r"(?<!\S)(?P<head>(?P<key>[\w.-]+)\s*=\s*)"
+    r"(?P<value>'(?:[^'\\]|\\.)*'?|\S*(?:\s+(?![\w.-]+\s*=)\S+)*)"
+)
+_SCHEME = re.compile(r"\s*([A-Za-z][A-Za-z0-9+.-]*):")
+_URL = re.compile(r"\s*[A-Za-z][A-Za-z0-9+.-]*:(?://)?")
+# Where a driver may cut a secret it misparsed (libpq reads "u:ab/cd@h" as host "u", port "ab").
+_CUTS = re.compile(r"[\s@'\"&/:?#]+")
+# Shorter pieces of a secret are not hunted in error texts: they would mask ordinary words.
+_MIN_PIECE = 3
+
+
+def redact(url: str) -> str:
+    """The connection URL (or libpq key=value string) with every credential in it masked.
+
+    The one way a connection URL is shown: pages, the admin, log and error messages.
+    """
+    return _redaction(url)[0]
+
+
+def redact_message(text: str, url: str) -> str:
+    """An error text about `url` with its credentials masked wherever they were echoed.
+
+    Drivers quote parts of a DSN they cannot parse: libpq reports a host "word@host" when a
+    password holds an unencoded "@", or the rest of a password after a space, or a bad
+    percent-encoded password verbatim. So every credential of the URL is masked in the text,
+    whole or in pieces.
+    """
+    shown, credentials = _redaction(url)
+    text = text.replace(url, shown)
+    replacements = {}
+    for credential in credentials:
+        for form in {credential, unquote(credential)}:
+            replacements |= dict.fromkeys([form, *_CUTS.split(form)], MASK)
+            # libpq ends a password at its first "@" and reports the rest as part of the host.
+            replacements |= {f"{piece}@": f"{MASK}@" for piece in form.split("@")[1:]}
+    for old in sorted(replacements, key=len, reverse=True):
+        if len(old) >= _MIN_PIECE:
+            text = text.replace(old, replacements[old])
+    return text
+
+
+def _redaction(url: str) -> tuple[str, list[str]]:
+    """The redacted URL and the credential values it masked."""
+    found: list[str] = []
+
+    def mask(match: re.Match) -> str:
+        value = match["value"]
+        if not value or not _SECRET_NAME.search(unquote(match["key"])):
+            return match[0]
+        found.append(value)
+        return f"{match['head']}{MASK}"
+
+    text = _PAIR.sub(mask, _PARAMETER.sub(mask, url))
+    if match := _URL.match(text):
+        head, rest = text[: match.end()], text[match.end() :]
+        first_at = rest.find("@")
+        if first_at >= 0:
+            # The password runs to the last "@" before the query, so an unencoded "@", "/" or
+            # "?" in it cannot push part of it into what would be shown as the host.
+            query = rest.find("?", first_at)
+            at = rest.rfind("@", 0, len(rest) if query < 0 else query)
+            user, _, password = rest[:at].partition(":")
+            if password:
+                found.append(password)
+                rest = f"{user}:{MASK}{rest[at:]}"
+        text = head + rest
+    return text, found
 
 
 def kind_of(declared_type: str) -> str:

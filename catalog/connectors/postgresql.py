@@ -16,6 +16,7 @@ from catalog.connectors import (
     SourceUnavailable,
     Table,
     kind_of,
+    redact_message,
 )
 
 _cursor_names = itertools.count()
@@ -31,15 +32,17 @@ class PostgreSQLConnector(Connector):
             # Autocommit: one failed statement (a broken table) must not poison the next ones.
             self.connection = psycopg.connect(url, autocommit=True, connect_timeout=5)
         except psycopg.Error as error:
-            raise SourceUnavailable(
-                f"Cannot connect to PostgreSQL: {_first_line(error)}"
-            ) from error
+            # libpq quotes pieces of a DSN it cannot parse, a password's among them: the text is
+            # redacted, and psycopg's own exception is not chained where a traceback would show it.
+            reason = redact_message(_first_line(error), url)
+            raise SourceUnavailable(f"Cannot connect to PostgreSQL: {reason}") from None
 
     def _translate(self, error: psycopg.Error) -> SourceError:
         if isinstance(error, errors.QueryCanceled):
             return QueryInterrupted(_first_line(error))
         if isinstance(error, psycopg.OperationalError) or self.connection.closed:
-            return SourceUnavailable(f"Lost the connection to PostgreSQL: {_first_line(error)}")
+            reason = redact_message(_first_line(error), self.url)
+            return SourceUnavailable(f"Lost the connection to PostgreSQL: {reason}")
         return SourceError(_first_line(error))
 
     @staticmethod

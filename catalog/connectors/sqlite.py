@@ -17,6 +17,8 @@ from catalog.connectors import (
     SourceUnavailable,
     Table,
     kind_of,
+    redact,
+    redact_message,
 )
 
 # Errors that mean the database file itself is gone or unreadable, not one table.
@@ -32,10 +34,59 @@ def path_of(url: str) -> Path:
     """sqlite:///relative/to/project.db or sqlite:////absolute/path.db (the SQLAlchemy form)."""
     rest = url.removeprefix("sqlite:").removeprefix("//")
     if not rest.startswith("/") or rest == "/":
-        raise SourceUnavailable(f"Bad SQLite URL {url!r}: expected sqlite:///path/to/file.db")
+        raise SourceUnavailable(
+            f"Bad SQLite URL {redact(url)!r}: expected sqlite:///path/to/file.db"
+        )
     rest = rest[1:]
     path = Path(rest) if rest.startswith("/") else Path(settings.BASE_DIR) / rest
     return path
+
+
+def allowed_path(url: str) -> Path:
+    """The file of a SQLite URL, resolved (symlinks, ".."), if Runboard may open it.
+
+    Admins create datastores, but every member of their teams reads what a datastore holds: a
+    file anywhere on the server would be readable through the catalog, Runboard's own database
+    (password hashes) first. So the file must lie under RUNBOARD["SQLITE_DIRS"] (or the demo's
+    folder), and is never one of Runboard's own database files, whatever that setting says.
+    """
+    path = path_of(url).resolve()
+    shown = redact_message(str(path), url)
+    if _is_own_database(path):
+        raise SourceUnavailable(
+            f"SQLite file {shown} is Runboard's own database: no datastore may point at it"
+        )
+    dirs = allowed_dirs()
+    if not any(path.is_relative_to(folder) for folder in dirs):
+        raise SourceUnavailable(
+            f"SQLite file {shown} is outside the directories allowed for SQLite datastores "
+            f"({', '.join(map(str, dirs))}; RUNBOARD_SQLITE_DIRS sets them)"
+        )
+    return path
+
+
+def allowed_dirs() -> list[Path]:
+    """Where SQLite datastores may live, resolved; the demo's folder is one wherever it is."""
+    folders = [*settings.RUNBOARD["SQLITE_DIRS"], settings.RUNBOARD["DEMO_DIR"]]
+    return list(dict.fromkeys(Path(folder).resolve() for folder in folders))
+
+
+def _is_own_database(path: Path) -> bool:
+    own = set()
+    for database in settings.DATABASES.values():
+        if not database["ENGINE"].endswith("sqlite3"):
+            continue
+        for name in (database.get("NAME"), database.get("TEST", {}).get("NAME")):
+            if name and str(name) != ":memory:" and not str(name).startswith("file:"):
+                base = Path(name).resolve()
+                own |= {
+                    base.with_name(base.name + suffix)
+                    for suffix in ("", "-wal", "-shm", "-journal")
+                }
+    if path in own:
+        return True
+    # A hard link is another name for the same file.
+    return path.is_file() and any(other.is_file() and path.samefile(other) for other in own)
 
 
 def _regexp(pattern: str, value: Any) -> bool | None:
@@ -49,10 +100,12 @@ class SQLiteConnector(Connector):
 
     def __init__(self, url: str, *, write: bool = False):
         scratch = url == SCRATCH
-        self.path = None if scratch else path_of(url)
+        self.path = None if scratch else allowed_path(url)
+        # What messages call the file: its path, less any credential a pasted URL carried.
+        self.name = ":scratch:" if scratch else redact_message(str(self.path), url)
         mode = "rwc" if write else "ro"
         if not scratch and not write and not self.path.is_file():
-            raise SourceUnavailable(f"SQLite database {self.path} does not exist")
+            raise SourceUnavailable(f"SQLite database {self.name} does not exist")
         try:
             # check_same_thread=False: the engine's monitor thread may call interrupt().
             self.connection = sqlite3.connect(
@@ -65,14 +118,14 @@ class SQLiteConnector(Connector):
             self.connection.create_function("regexp", 2, _regexp, deterministic=True)
             self.connection.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
         except sqlite3.Error as error:
-            raise SourceUnavailable(f"Cannot open SQLite database {self.path}: {error}") from error
+            raise SourceUnavailable(f"Cannot open SQLite database {self.name}: {error}") from error
 
     def _translate(self, error: sqlite3.Error) -> SourceError:
         text = str(error)
         if "interrupted" in text.lower():
             return QueryInterrupted(text)
         if any(marker in text.lower() for marker in _UNAVAILABLE) or not self.exists():
-            return SourceUnavailable(f"SQLite database {self.path} is unavailable: {text}")
+            return SourceUnavailable(f"SQLite database {self.name} is unavailable: {text}")
         return SourceError(text)
 
     def exists(self) -> bool:
@@ -80,7 +133,7 @@ class SQLiteConnector(Connector):
 
     def ensure_alive(self) -> None:
         if not self.exists():
-            raise SourceUnavailable(f"SQLite database {self.path} is gone")
+            raise SourceUnavailable(f"SQLite database {self.name} is gone")
 
     def describe(self) -> str:
         return f"SQLite {sqlite3.sqlite_version}"

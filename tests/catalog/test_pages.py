@@ -1,0 +1,175 @@
+"""The catalog pages for every persona: who sees the shop's datastore, containers, checks and
+anomalies at all, and who sees where its database lives (never with its credentials)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from django.urls import reverse
+
+from accounts.models import Level, Team
+from catalog.models import Anomaly, Check, Container, Datastore, Field
+from tests.base import ACTORS, PERSONAS, SEERS, client_for
+
+SHOP_URL = (
+    "postgresql://shop_owner:Sh0pPassw0rd@db.internal:5432/shop"
+    "?sslpassword=SslS3cret&access_token=T0kenValue"
+)
+ENRICHMENT_URL = "postgresql://enricher@enrich.internal:5432/enrichment?password=Enr1chS3cret"
+SECRETS = ["Sh0pPassw0rd", "SslS3cret", "T0kenValue", "Enr1chS3cret"]
+OUTSIDERS = sorted(set(PERSONAS) - SEERS)  # outsider, other_editor (an editor of warehouse)
+BELOW_EDITOR = sorted(SEERS - ACTORS)
+
+LISTS = ["datastore-list", "container-list", "check-list", "anomaly-list"]
+DETAILS = ["datastore-detail", "container-detail", "check-detail", "anomaly-detail"]
+
+
+@dataclass
+class Catalog:
+    """The shop's catalog: one of each object, named so that its page can be recognised."""
+
+    datastore: Datastore
+    container: Container
+    check: Check
+    anomaly: Anomaly
+
+    def detail(self, page: str) -> str:
+        return getattr(self, page.removesuffix("-detail")).get_absolute_url()
+
+    # What each list shows of the shop's object: its name and a link to its page.
+    def marks(self, page: str) -> list[str]:
+        detail = self.detail(page.replace("-list", "-detail"))
+        name = {
+            "datastore-list": "<strong>shop</strong>",
+            "container-list": "loyalty_members",
+            "check-list": "member_email",
+            "anomaly-list": "Loyalty members without an email",
+        }[page]
+        return [f'href="{detail}"', name]
+
+
+@pytest.fixture
+def catalog(world) -> Catalog:
+    Datastore.objects.filter(pk=world.shop.pk).update(connection_url=SHOP_URL)
+    Datastore.objects.filter(pk=world.shop.enrichment_id).update(connection_url=ENRICHMENT_URL)
+    container = Container.objects.create(datastore=world.shop, name="loyalty_members")
+    field = Field.objects.create(container=container, name="member_email", type="TEXT")
+    check = Check.objects.create(container=container, field=field, rule=Check.Rule.NOT_NULL)
+    anomaly = Anomaly.objects.create(
+        container=container,
+        quality_check=check,
+        run_number=7,
+        description="Loyalty members without an email",
+        failed_count=3,
+    )
+    return Catalog(world.shop, container, check, anomaly)
+
+
+@pytest.fixture
+def visit(world):
+    """GET a page as a persona: its status code and its HTML."""
+
+    def get(persona: str, url: str) -> tuple[int, str]:
+        response = client_for(world, persona).get(url)
+        return response.status_code, response.content.decode()
+
+    return get
+
+
+@pytest.mark.parametrize("page", DETAILS)
+@pytest.mark.parametrize("persona", sorted(SEERS))
+def test_everyone_with_a_level_on_the_shop_opens_its_catalog_pages(visit, catalog, persona, page):
+    status, _ = visit(persona, catalog.detail(page))
+    assert status == 200
+
+
+@pytest.mark.parametrize("page", LISTS)
+@pytest.mark.parametrize("persona", sorted(SEERS))
+def test_everyone_with_a_level_on_the_shop_finds_it_in_the_lists(visit, catalog, persona, page):
+    status, html = visit(persona, reverse(f"catalog:{page}"))
+    assert status == 200
+    for mark in catalog.marks(page):
+        assert mark in html
+
+
+@pytest.mark.parametrize("page", DETAILS)
+@pytest.mark.parametrize("persona", OUTSIDERS)
+def test_people_without_a_level_on_the_shop_get_404_on_its_pages(visit, catalog, persona, page):
+    status, html = visit(persona, catalog.detail(page))
+    assert status == 404
+    assert "loyalty_members" not in html
+
+
+@pytest.mark.parametrize("page", LISTS)
+@pytest.mark.parametrize("persona", OUTSIDERS)
+def test_people_without_a_level_on_the_shop_see_nothing_of_it_in_lists(
+    visit, catalog, persona, page
+):
+    status, html = visit(persona, reverse(f"catalog:{page}"))
+    assert status == 200
+    for mark in catalog.marks(page):
+        assert mark not in html
+
+
+@pytest.mark.parametrize("page", LISTS + DETAILS)
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_no_catalog_page_shows_a_credential_to_anyone(visit, catalog, persona, page):
+    url = catalog.detail(page) if page in DETAILS else reverse(f"catalog:{page}")
+    _, html = visit(persona, url)
+    for secret in SECRETS:
+        assert secret not in html
+
+
+@pytest.mark.parametrize("page", ["datastore-list", "datastore-detail"])
+@pytest.mark.parametrize("persona", sorted(ACTORS))
+def test_editors_and_admins_see_the_connection_redacted(visit, catalog, persona, page):
+    url = catalog.detail(page) if page == "datastore-detail" else reverse(f"catalog:{page}")
+    _, html = visit(persona, url)
+    assert "Connection" in html
+    assert "postgresql://shop_owner:•••@db.internal:5432/shop" in html
+
+
+@pytest.mark.parametrize("page", ["datastore-list", "datastore-detail"])
+@pytest.mark.parametrize("persona", BELOW_EDITOR + OUTSIDERS)
+def test_no_one_below_editor_sees_where_the_shop_lives(visit, catalog, persona, page):
+    url = catalog.detail(page) if page == "datastore-detail" else reverse(f"catalog:{page}")
+    _, html = visit(persona, url)
+    assert "db.internal" not in html
+    assert "enrich.internal" not in html
+    if persona in BELOW_EDITOR:
+        assert "Connection" not in html
+
+
+def test_the_enrichment_connection_is_only_for_editors_of_the_enrichment_datastore(
+    visit, catalog, world
+):
+    page = catalog.detail("datastore-detail")
+    shown = "postgresql://enricher@enrich.internal:5432/enrichment?password=•••"
+    for admin in ("admin", "superuser"):
+        assert shown in visit(admin, page)[1]
+    # An editor of the shop, even a viewer of its enrichment datastore, is not one of its editors.
+    viewers = Team.objects.create(name="enrichment viewers", level=Level.VIEWER)
+    viewers.members.add(world.editor)
+    viewers.datastores.add(world.shop.enrichment)
+    _, html = visit("editor", page)
+    assert "shop-enrichment" in html
+    assert "enrich.internal" not in html
+
+    editors = Team.objects.create(name="enrichment editors", level=Level.EDITOR)
+    editors.members.add(world.editor, world.viewer)
+    editors.datastores.add(world.shop.enrichment)
+    assert shown in visit("editor", page)[1]
+    # Editing the enrichment datastore does not make the viewer an editor of the shop.
+    _, html = visit("viewer", page)
+    assert shown in html
+    assert "db.internal" not in html
+
+
+@pytest.mark.parametrize("persona", ["admin", "superuser"])
+def test_the_admin_lists_datastores_without_their_credentials(visit, catalog, persona):
+    status, html = visit(persona, "/admin/catalog/datastore/")
+    assert status == 200
+    assert "postgresql://shop_owner:•••@db.internal:5432/shop" in html
+    for secret in SECRETS:
+        assert secret not in html
