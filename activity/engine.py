@@ -26,7 +26,13 @@ from activity import tasks
 from activity.models import Run, RunContainer, RunEvent, RunLog
 from activity.operations.base import Skipped
 from activity.rules import RunStatus
-from catalog.connectors import QueryInterrupted, SourceError, SourceUnavailable, connect
+from catalog.connectors import (
+    QueryInterrupted,
+    SourceError,
+    SourceRefused,
+    SourceUnavailable,
+    connect,
+)
 
 logger = logging.getLogger("runboard.engine")
 
@@ -89,7 +95,7 @@ class Job:
             try:
                 conn = connect(datastore.connection_url, write=write)
             except SourceUnavailable as error:
-                if pause is None:
+                if pause is None or isinstance(error, SourceRefused):
                     raise Fatal(f"source datastore unreachable: {error}") from error
                 self.log(
                     f"Connection {attempt}/{attempts} to {datastore} failed: {error}", "warning"

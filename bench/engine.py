@@ -25,6 +25,7 @@ from common import ROOT, ensure_database, row, setup
 
 BENCH = ROOT / "var" / "bench"
 BENCH.mkdir(parents=True, exist_ok=True)
+os.environ.setdefault("RUNBOARD_SQLITE_DIRS", str(BENCH))  # the bench's sources live here
 setup(f"sqlite:///{BENCH / 'engine.sqlite3'}")
 
 import psycopg  # noqa: E402

@@ -25,6 +25,11 @@ class SourceUnavailable(SourceError):
     """The source cannot be reached: a bad URL, a server down, a file gone."""
 
 
+class SourceRefused(SourceUnavailable):
+    """Runboard will not open this source (a SQLite file outside the allowed directories):
+    trying again cannot help."""
+
+
 class QueryInterrupted(SourceError):
     """A running statement was cancelled from another thread (an abort)."""
 

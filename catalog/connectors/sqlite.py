@@ -14,6 +14,7 @@ from catalog.connectors import (
     Connector,
     QueryInterrupted,
     SourceError,
+    SourceRefused,
     SourceUnavailable,
     Table,
     kind_of,
@@ -53,12 +54,12 @@ def allowed_path(url: str) -> Path:
     path = path_of(url).resolve()
     shown = redact_message(str(path), url)
     if _is_own_database(path):
-        raise SourceUnavailable(
+        raise SourceRefused(
             f"SQLite file {shown} is Runboard's own database: no datastore may point at it"
         )
     dirs = allowed_dirs()
     if not any(path.is_relative_to(folder) for folder in dirs):
-        raise SourceUnavailable(
+        raise SourceRefused(
             f"SQLite file {shown} is outside the directories allowed for SQLite datastores "
             f"({', '.join(map(str, dirs))}; RUNBOARD_SQLITE_DIRS sets them)"
         )

@@ -149,8 +149,7 @@ def test_a_hard_link_to_runboards_own_database_is_refused(settings, db):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_run_on_a_datastore_saved_before_the_rule_fails_without_reading_the_file(settings):
-    settings.RUNBOARD = settings.RUNBOARD | {"RECONNECT_DELAYS": ()}
+def test_a_run_on_a_datastore_saved_before_the_rule_fails_without_reading_the_file():
     world = build_world(shop_url="sqlite:////etc/passwd")  # objects.create skips clean()
     sync = Run.launch(Run.Type.SYNC, world.shop, by=world.editor)
     engine.execute(sync.pk)
@@ -158,6 +157,7 @@ def test_a_run_on_a_datastore_saved_before_the_rule_fails_without_reading_the_fi
     assert sync.status == Run.Status.FAILURE
     assert OUTSIDE in sync.detail
     assert not world.shop.containers.exists()
+    assert not sync.logs.filter(message__startswith="Connection 1/").exists()  # no retries
 
 
 def test_the_allowed_directories_must_be_absolute(monkeypatch):
