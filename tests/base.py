@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
@@ -16,10 +17,12 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.models import Level, Team, User
+from activity import engine
 from activity.models import Run, RunContainer, RunDay
 from activity.operations import OPERATIONS
 from catalog.connectors.sqlite import allowed_dirs
-from catalog.models import Container, Datastore
+from catalog.models import Check, Container, Datastore
+from tests.sources import AUTHORED
 
 ROOT = Path(settings.BASE_DIR)
 PASSWORD = "secret-pass-123"
@@ -214,3 +217,63 @@ def wait_for(predicate, timeout: float = 30, what: str = "the condition"):
             return value
         time.sleep(0.05)
     raise AssertionError(f"Timed out after {timeout}s waiting for {what}")
+
+
+# Running operations for real -------------------------------------------------------------------
+
+
+def execute(run: Run) -> Run:
+    """Run it here, in this process, as a worker would; the run as it ended."""
+    engine.execute(run.pk)
+    run.refresh_from_db()
+    return run
+
+
+def launch(world: World, type: str, **options) -> Run:
+    """Launch an operation on the shop as its editor and run it here."""
+    return execute(Run.launch(type, world.shop, by=world.editor, options=options))
+
+
+def author_checks(world: World) -> None:
+    """The checks people wrote for the problems planted in the test shop (tests/sources.py)."""
+    for (container, field, rule), params in AUTHORED.items():
+        table = world.shop.containers.get(name=container)
+        Check.objects.create(
+            container=table, field=table.fields.get(name=field), rule=rule, params=params
+        )
+
+
+def catalogued_world(source, enrichment) -> World:
+    """The personas, with the shop on `source` synced, its checks written, and an enrichment
+    datastore on `enrichment`."""
+    world = build_world(shop_url=source.url)
+    world.shop.enrichment.connection_url = enrichment.url
+    world.shop.enrichment.save()
+    world.shop.enrichment_prefix = "shop"
+    world.shop.save()
+    execute(Run.launch(Run.Type.SYNC, world.shop, by=world.editor))
+    author_checks(world)
+    return world
+
+
+def promote(world, **options) -> Run:
+    return execute(
+        Run.launch(
+            Run.Type.PROMOTE, world.shop, by=world.editor, target=world.target, options=options
+        )
+    )
+
+
+def upload(client: Client, container, text: str | bytes, name: str = "records.csv"):
+    data = text.encode() if isinstance(text, str) else text
+    file = io.BytesIO(data)
+    file.name = name
+    return client.post(
+        f"/activity/containers/{container.pk}/external-scan/", {"file": file}, follow=True
+    )
+
+
+def csv_of(rows: list[tuple]) -> str:
+    lines = ["id,email,country,age,signup"]
+    lines += [",".join("" if v is None else str(v) for v in row) for row in rows]
+    return "\n".join(lines) + "\n"

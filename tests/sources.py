@@ -11,6 +11,8 @@ from pathlib import Path
 
 import psycopg
 
+from catalog.connectors import connect
+
 POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
@@ -164,3 +166,13 @@ def big_source(kind: str, tmp_path: Path, tables: int, rows: int) -> Source:
             )
     source.execute(*statements)
     return source
+
+
+def rows(url: str, table: str) -> list[tuple]:
+    with connect(url) as conn:
+        return conn.query(f'SELECT * FROM "{table}" ORDER BY 1, 2')
+
+
+def columns(url: str, table: str) -> list[str]:
+    with connect(url) as conn:
+        return next(t for t in conn.tables() if t.name == table).columns
