@@ -7,7 +7,14 @@ from dataclasses import dataclass, field
 from django import forms
 from django.utils import timezone
 
-from activity.operations.base import Operation, OptionsForm, Skipped, catalogued, json_safe
+from activity.operations.base import (
+    MAX_RECORD_LIMIT,
+    Operation,
+    OptionsForm,
+    Skipped,
+    catalogued,
+    json_safe,
+)
 from activity.rules import RunType
 from catalog.connectors import Connector, QueryInterrupted, SourceError, SourceUnavailable
 from catalog.models import Anomaly, Check
@@ -21,6 +28,12 @@ class ScanOptions(OptionsForm):
         required=False, max_length=255, help_text="Incremental: scan records above its last value."
     )
     max_examples = forms.IntegerField(initial=10, min_value=0, max_value=100)
+    record_limit = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_RECORD_LIMIT,
+        help_text="Scan only the first N records of each table.",
+    )
     auto_resolve = forms.BooleanField(
         required=False,
         initial=True,
@@ -65,8 +78,9 @@ class Scan(Operation):
         container = catalogued(unit)
         src: Connector = job.source
         checks = active_checks(container)
+        limit = job.options.get("record_limit")
         if job.options.get("mode") != "incremental":
-            return check_records(job, unit, src, checks)
+            return check_records(job, unit, src, checks, limit=limit)
         name = job.options["incremental_field"]
         if not container.fields.present().filter(name=name).exists():
             raise Skipped(f"{unit.name} has no field {name!r} to scan incrementally")
@@ -74,8 +88,8 @@ class Scan(Operation):
         mark = container.incremental_mark or {}
         if mark.get("field") == name:
             scope, params = f"src.{src.quote(name)} > {src.placeholder}", [mark["value"]]
-        result = check_records(job, unit, src, checks, scope, params)
-        table, q = src.quote(container.name), src.quote(name)
+        result = check_records(job, unit, src, checks, scope, params, limit=limit)
+        table, q = relation(src, container.name, limit), src.quote(name)
         last = src.scalar(f"SELECT MAX(src.{q}) FROM {table} AS src WHERE {scope}", params)
         result.mark = json_safe(last)
         return result
@@ -126,11 +140,24 @@ def active_checks(container) -> list[Check]:
     return list(container.checks.filter(status=Check.Status.ACTIVE).select_related("field"))
 
 
+def relation(src: Connector, table: str, limit: int | None) -> str:
+    """The table, or its first `limit` records, as something to select FROM."""
+    quoted = src.quote(table)
+    return f"(SELECT * FROM {quoted} LIMIT {int(limit)})" if limit else quoted
+
+
 def check_records(
-    job, unit, src: Connector, checks: list[Check], scope: str = "1=1", params=()
+    job,
+    unit,
+    src: Connector,
+    checks: list[Check],
+    scope: str = "1=1",
+    params=(),
+    limit: int | None = None,
 ) -> Scanned:
-    """Run the checks as SQL on `src`, over the records of the unit's table within `scope`."""
-    table = src.quote(unit.container.name)
+    """Run the checks as SQL on `src`, over the records of the unit's table within `scope`
+    (its first `limit` records when given)."""
+    table = relation(src, unit.container.name, limit)
     records = src.scalar(f"SELECT COUNT(*) FROM {table} AS src WHERE {scope}", params)
     result = Scanned(records)
     for check in checks:
@@ -196,7 +223,10 @@ def failing(src: Connector, table: str, check: Check) -> tuple[str, list]:
             return f"{f} IS NULL", []
         case Check.Rule.UNIQUE:
             bare = src.quote(check.field.name)
-            return f"{f} IN (SELECT {bare} FROM {table} GROUP BY {bare} HAVING COUNT(*) > 1)", []
+            return (
+                f"{f} IN (SELECT {bare} FROM {table} AS dup GROUP BY {bare} HAVING COUNT(*) > 1)",
+                [],
+            )
         case Check.Rule.BETWEEN:
             parts, values = [], []
             if params.get("min") is not None:

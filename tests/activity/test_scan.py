@@ -43,6 +43,18 @@ def test_scan_runs_active_checks_and_records_what_the_data_holds(world):
     assert orphans.run == scan and orphans.run_number == scan.pk
 
 
+def test_a_record_limit_scans_only_the_first_records(world):
+    launch(world, Run.Type.SYNC)
+    author_checks(world)
+    scan = launch(world, Run.Type.SCAN, containers=["customers"], record_limit=25)
+    assert scan.counters["records_scanned"] == 25
+    found = dict(
+        Anomaly.objects.filter(run=scan).values_list("quality_check__rule", "failed_count")
+    )
+    # Among customers 1-25 only 5 and 6 have a negative age, 10 and 20 no email; none duplicates.
+    assert found == {"between": 2, "not_null": 2}
+
+
 def test_a_full_scan_that_succeeds_resolves_what_passes_again(world, source):
     launch(world, Run.Type.SYNC)
     author_checks(world)
