@@ -3,8 +3,9 @@ from __future__ import annotations
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.db.models import Count
+from django.utils import timezone
 
-from accounts.models import Team, User
+from accounts.models import ApiToken, Team, User
 
 
 @admin.register(User)
@@ -72,3 +73,26 @@ class TeamAdmin(admin.ModelAdmin):
     @admin.display(description="Datastores", ordering="datastore_count")
     def datastore_count(self, team: Team) -> int:
         return team.datastore_count
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Every user's API tokens, to see and revoke; tokens are created by their users."""
+
+    list_display = ["name", "user", "created_at", "expires_at", "last_used_at", "revoked_at"]
+    list_filter = ["revoked_at", "expires_at"]
+    search_fields = ["name", "user__username"]
+    list_select_related = ["user"]
+    readonly_fields = ["user", "name", "jti", "created_at", "expires_at", "last_used_at", "revoked_at"]
+    actions = ["revoke"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.action(description="Revoke the selected tokens")
+    def revoke(self, request, queryset) -> None:
+        revoked = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        self.message_user(request, f"Revoked {revoked} token(s).")

@@ -1,10 +1,15 @@
 from __future__ import annotations
 
+import uuid
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
+import jwt
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models import Max
+from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.utils.functional import cached_property
 
 if TYPE_CHECKING:
@@ -121,3 +126,88 @@ class Team(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class ApiToken(models.Model):
+    """A named API token of a user: a JWT that names this row, so it can be revoked.
+
+    The JWT carries `sub` (the user), `jti` (this row), `iat` and `exp`; clients decode it without
+    the key to warn before it expires. The server checks the signature (a key derived from
+    SECRET_KEY), then this row: not revoked, not expired, its user active.
+    """
+
+    MAX_DAYS = 365
+    # How stale `last_used_at` may get before a call writes it again: not a write per call.
+    USE_PRECISION = timedelta(minutes=1)
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    jti = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "API token"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.user})"
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None and self.expires_at > timezone.now()
+
+    @classmethod
+    def issue(cls, user: User, name: str, days: int) -> tuple[ApiToken, str]:
+        """A new token and the JWT to hand over once: it is not stored, only its id is."""
+        now = timezone.now().replace(microsecond=0)
+        token = cls.objects.create(
+            user=user, name=name, created_at=now, expires_at=now + timedelta(days=days)
+        )
+        claims = {
+            "sub": str(user.pk),
+            "jti": str(token.jti),
+            "iat": int(now.timestamp()),
+            "exp": int(token.expires_at.timestamp()),
+            "name": name,
+            "iss": "runboard",
+        }
+        return token, jwt.encode(claims, signing_key(), algorithm="HS256")
+
+    @classmethod
+    def authenticate(cls, raw: str) -> User | None:
+        """The active user a JWT stands for, or None (malformed, foreign, expired, revoked)."""
+        try:
+            claims = jwt.decode(
+                raw,
+                signing_key(),
+                algorithms=["HS256"],
+                issuer="runboard",
+                options={"require": ["sub", "jti", "iat", "exp"]},
+            )
+            jti = uuid.UUID(str(claims["jti"]))
+        except (jwt.PyJWTError, ValueError):
+            return None
+        now = timezone.now()
+        token = (
+            cls.objects.select_related("user")
+            .filter(jti=jti, revoked_at__isnull=True, expires_at__gt=now, user__is_active=True)
+            .first()
+        )
+        if token is None or str(token.user_id) != str(claims["sub"]):
+            return None
+        if token.last_used_at is None or now - token.last_used_at > cls.USE_PRECISION:
+            cls.objects.filter(pk=token.pk).update(last_used_at=now)
+        return token.user
+
+    def revoke(self) -> None:
+        ApiToken.objects.filter(pk=self.pk, revoked_at__isnull=True).update(
+            revoked_at=timezone.now()
+        )
+
+
+def signing_key() -> bytes:
+    """The API tokens' key: derived from SECRET_KEY, never the key itself."""
+    return salted_hmac("runboard.accounts.ApiToken", "signing key", algorithm="sha256").digest()

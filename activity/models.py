@@ -284,7 +284,9 @@ class Run(models.Model):
         Run.objects.filter(pk=self.pk).update(containers_total=self.containers_total)
 
     @classmethod
-    def receive(cls, container: Container, records, *, by, filename: str = "") -> Run:
+    def receive(
+        cls, container: Container, records, *, by, filename: str = "", trigger=Trigger.MANUAL
+    ) -> Run:
         """The External Scan run of these records (validated by read_csv or read_objects)."""
         with transaction.atomic():
             run = cls.launch(
@@ -292,6 +294,7 @@ class Run(models.Model):
                 container.datastore,
                 by=by,
                 options={"container": container.name, "filename": filename},
+                trigger=trigger,
             )
             RunUpload.objects.create(
                 run=run,
@@ -304,7 +307,9 @@ class Run(models.Model):
 
     # Transitions asked for by people ---------------------------------------------------------
 
-    def perform(self, action: Action, *, by, key: str | None = None) -> Run | None:
+    def perform(
+        self, action: Action, *, by, key: str | None = None, trigger: Trigger = Trigger.MANUAL
+    ) -> Run | None:
         """Take one action of SPEC §4 for a person (page, API, bulk): the one entry point.
         Returns the new run of a Resume or Rerun. Raises InvalidTransition when the rules or
         the run's state refuse it, ValidationError when a Rerun's options no longer hold."""
@@ -312,9 +317,9 @@ class Run(models.Model):
             case Action.ABORT:
                 self.abort(by=by)
             case Action.RESUME:
-                return self.resume(by=by)
+                return self.resume(by=by, trigger=trigger)
             case Action.RERUN:
-                return self.rerun(by=by, request_key=key)
+                return self.rerun(by=by, request_key=key, trigger=trigger)
             case Action.DELETE:
                 self.delete_by(by)
         return None
@@ -340,7 +345,7 @@ class Run(models.Model):
                 self._refuse(Action.ABORT)
         self.refresh_from_db()
 
-    def resume(self, by) -> Run:
+    def resume(self, by, trigger: Trigger = Trigger.MANUAL) -> Run:
         """A new run, linked to this one, for the containers that did not finish with success."""
         rules.authorize(self, Action.RESUME, by)
         with transaction.atomic():
@@ -350,12 +355,12 @@ class Run(models.Model):
             units = [(unit.container, unit.name) for unit in unfinished.select_related("container")]
             try:
                 with transaction.atomic():
-                    child = parent._spawn(self.Link.RESUME, units, by)
+                    child = parent._spawn(self.Link.RESUME, units, by, trigger=trigger)
             except IntegrityError:
                 self._refuse(Action.RESUME)
         return child
 
-    def rerun(self, by, request_key: str | None = None) -> Run:
+    def rerun(self, by, request_key: str | None = None, trigger: Trigger = Trigger.MANUAL) -> Run:
         """A new run, linked to this one, with the same options, that processes everything."""
         rules.authorize(self, Action.RERUN, by)
         if earlier := Run.submitted_before(by, request_key):
@@ -369,7 +374,9 @@ class Run(models.Model):
             # The same options, checked again: a container they name may have gone since.
             options = self.operation.clean_options(parent.datastore, parent.options, parent.target)
             units = self.operation.plan(parent.datastore, options, target=parent.target)
-            return parent._spawn(self.Link.RERUN, units, by, request_key=request_key)
+            return parent._spawn(
+                self.Link.RERUN, units, by, request_key=request_key, trigger=trigger
+            )
 
     def delete_by(self, by) -> None:
         """Remove a terminal run from the Activity; its artifacts stay, an audit record remains."""
@@ -411,7 +418,14 @@ class Run(models.Model):
             rules.state_refusal(self, action) or f"Run #{self.pk} changed: try again."
         )
 
-    def _spawn(self, link: Link, units, by, request_key: str | None = None) -> Run:
+    def _spawn(
+        self,
+        link: Link,
+        units,
+        by,
+        request_key: str | None = None,
+        trigger: Trigger = Trigger.MANUAL,
+    ) -> Run:
         child, created = Run._create(
             type=self.type,
             datastore=self.datastore,
@@ -422,6 +436,7 @@ class Run(models.Model):
             parent=self,
             link=link,
             request_key=request_key,
+            trigger=trigger,
         )
         if created:  # a twin submit that lost the race returns the winner's run, silently
             kind = RunEvent.Kind.RESUMED_AS if link == self.Link.RESUME else RunEvent.Kind.RERUN_AS

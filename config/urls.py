@@ -5,6 +5,8 @@ from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from api import main as api
+
 admin.site.site_header = "Runboard administration"
 admin.site.site_title = "Runboard admin"
 
@@ -18,6 +20,8 @@ urlpatterns = [
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("api/", api.urlpatterns()),
+    path("account/", include("accounts.urls")),
     path("activity/", include("activity.urls")),
     path("", include("catalog.urls")),
 ]

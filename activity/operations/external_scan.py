@@ -16,7 +16,9 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time
+from itertools import chain
 
+import ijson
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -174,22 +176,56 @@ def read_csv(container: Container, upload) -> Records:
         text.detach()  # leave the upload open: Django closes it
 
 
-def read_objects(container: Container, objects: list) -> Records:
-    """The records of a JSON list of objects (the API), validated exactly like a CSV file's:
-    the columns are the keys the objects use, in the container's order; a missing key is NULL."""
-    if not isinstance(objects, list) or not all(isinstance(o, dict) for o in objects):
-        raise ValidationError("Send the records as a JSON list of objects.")
-    order = {name: i for i, name in enumerate(present_fields(container))}
-    keys = {key for record in objects for key in record}
-    header = sorted(keys, key=lambda key: (order.get(key, len(order)), str(key)))
-    for number, record in enumerate(objects, start=1):
+def read_objects(container: Container, stream, *, limit: int) -> Records:
+    """The records of a JSON list of objects (the API), read as they stream and validated exactly
+    like a CSV file's. The columns are the keys of the first record, in the container's order;
+    a later record may leave one out (NULL) but not bring another."""
+    records = ijson.items(Capped(stream, limit), "item", use_float=True)
+    try:
+        first = next(records, None)
+        if not isinstance(first, dict) or not first:
+            raise ValidationError("Send the records as a JSON list of objects (not empty).")
+        order = {name: i for i, name in enumerate(present_fields(container))}
+        header = sorted(first, key=lambda key: (order.get(key, len(order)), key))
+        return validated(
+            container, header, rows_of(header, chain([first], records)), None, "Record"
+        )
+    except ijson.JSONError as error:
+        raise ValidationError(f"The body is not valid JSON: {error}.") from None
+
+
+def rows_of(header: list[str], records) -> Iterator[list[str]]:
+    known = set(header)
+    for number, record in enumerate(records, start=1):
+        if not isinstance(record, dict):
+            raise ValidationError(f"Record {number} is not an object.")
+        if extra := sorted(set(record) - known):
+            raise ValidationError(
+                f"Record {number} has {', '.join(extra)}, which the first record has not: "
+                "give every record the keys of the first."
+            )
         for key, value in record.items():
             if value is not None and not isinstance(value, str | int | float | bool):
                 raise ValidationError(
                     f"Record {number}, {key}: expected a string, number, boolean or null."
                 )
-    rows = ([as_text(record.get(key)) for key in header] for record in objects)
-    return validated(container, header, rows, None, what="Record")
+        yield [as_text(record.get(key)) for key in header]
+
+
+class Capped:
+    """A request body read at most `limit` bytes far: the records are refused beyond."""
+
+    def __init__(self, stream, limit: int):
+        self.stream, self.limit, self.read_so_far = stream, limit, 0
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self.stream.read(size if size and size > 0 else 2**16)
+        self.read_so_far += len(chunk)
+        if self.read_so_far > self.limit:
+            raise ValidationError(
+                f"The records are larger than the limit of {self.limit / 2**20:.0f} MB."
+            )
+        return chunk
 
 
 def present_fields(container: Container) -> dict[str, str]:

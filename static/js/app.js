@@ -23,6 +23,14 @@
     }
   });
 
+  // A "Copy" button copies the text of the element it names (a new API token).
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest("[data-copy]");
+    if (!button) return;
+    const text = document.getElementById(button.dataset.copy)?.textContent.trim();
+    navigator.clipboard?.writeText(text).then(() => { button.textContent = "Copied"; });
+  });
+
   // Keep keyboard focus on the row that was just swapped (its button may have gone); after the
   // settle, once htmx has wired the new elements.
   document.addEventListener("htmx:afterSettle", (event) => {
