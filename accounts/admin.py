@@ -83,7 +83,15 @@ class ApiTokenAdmin(admin.ModelAdmin):
     list_filter = ["revoked_at", "expires_at"]
     search_fields = ["name", "user__username"]
     list_select_related = ["user"]
-    readonly_fields = ["user", "name", "jti", "created_at", "expires_at", "last_used_at", "revoked_at"]
+    readonly_fields = [
+        "user",
+        "name",
+        "jti",
+        "created_at",
+        "expires_at",
+        "last_used_at",
+        "revoked_at",
+    ]
     actions = ["revoke"]
 
     def has_add_permission(self, request) -> bool:

@@ -15,7 +15,9 @@ JUST_ISSUED = "accounts.just_issued_token"
 def token_list(request):
     form = TokenForm(request.POST or None)
     if form.is_valid():
-        token, raw = ApiToken.issue(request.user, form.cleaned_data["name"], form.cleaned_data["days"])
+        token, raw = ApiToken.issue(
+            request.user, form.cleaned_data["name"], form.cleaned_data["days"]
+        )
         request.session[JUST_ISSUED] = {"id": token.pk, "jwt": raw}
         return redirect("accounts:tokens")
     return render(

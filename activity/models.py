@@ -470,7 +470,27 @@ class Run(models.Model):
         if landed:
             self.record(RunEvent.Kind.FINISHED, note=status, at=now)
             self.refresh_from_db()
+            if self.has_logs:
+                self.message = self.log_summary()
+                Run.objects.filter(pk=self.pk).update(message=self.message)
         return bool(landed)
+
+    def log_summary(self) -> str:
+        """What its log holds worth reading, in a line: the API's `message` (SPEC §7)."""
+        worth = self.logs.exclude(level=RunLog.Level.INFO).order_by("id")
+        counts = dict(worth.order_by().values_list("level").annotate(n=models.Count("id")))
+        first = worth.values_list("unit__name", "message").first()
+        parts = [
+            f"{n} {level}{'s' if n != 1 else ''}"
+            for level in (RunLog.Level.ERROR, RunLog.Level.WARNING)
+            if (n := counts.get(level))
+        ]
+        where = f"{first[0]}: " if first and first[0] else ""
+        return (
+            f"{' and '.join(parts)} in its log; the first: {where}{first[1]}"[:1000]
+            if first
+            else ""
+        )
 
     # Timeline and log -------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from ninja.errors import HttpError
 from pydantic import Field
 
 from activity.models import Run
-from activity.operations.external_scan import read_csv, read_objects
+from activity.operations.external_scan import TooLarge, read_csv, read_objects, too_large
 from activity.rules import InvalidTransition, authorize_launch
 from api.operations import REFUSALS, operation, operations_of
 from api.paging import PageQuery, paginate
@@ -233,9 +233,9 @@ def external_scan(request, container_id: int):
         size = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
         size = 0
-    if size > limit + 2**16:
-        raise HttpError(413, f"The records are larger than the limit of {limit / 2**20:.0f} MB.")
     try:
+        if size > limit + 2**16:
+            raise too_large(limit)
         if request.content_type == "multipart/form-data":
             upload = request.FILES.get("file")
             if upload is None:
@@ -244,6 +244,8 @@ def external_scan(request, container_id: int):
         else:
             records, filename = read_objects(target, request, limit=limit), "records.json"
     except ValidationError as error:
-        raise HttpError(422, " ".join(error.messages)) from None
+        raise HttpError(
+            413 if isinstance(error, TooLarge) else 422, " ".join(error.messages)
+        ) from None
     run = Run.receive(target, records, by=request.user, filename=filename, trigger=Run.Trigger.API)
     return operation(operations_of(request.user).get(pk=run.pk))

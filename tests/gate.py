@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from activity.operations.profile import Profile, Profiled
+from activity.operations.scan import Scan
 from tests.base import wait_for
 
 
@@ -56,3 +57,11 @@ class GatedProfile(Profile):
     def compute(self, job, unit) -> Profiled:
         wait_at(Path(os.environ["RUNBOARD_GATES"]), unit.name, job)
         return Profiled(records=0, stats=[])
+
+
+class GatedScan(Scan):
+    """A real Scan whose containers each wait at their gate before they are read."""
+
+    def compute(self, job, unit):
+        wait_at(Path(os.environ["RUNBOARD_GATES"]), unit.name, job)
+        return super().compute(job, unit)

@@ -1,6 +1,7 @@
 """`python -m tests.gate_worker [worker options]`: a real Runboard worker whose Profile waits at
 the test's gates (tests/gate.py), in folder RUNBOARD_GATES.
 
+- RUNBOARD_GATED=scan: a real Scan waits at the gates instead (Profile then runs for real).
 - RUNBOARD_GATE_START=1: the worker also waits at the gate "start" after taking a run from the
   queue and before starting it, so a test can kill it in between.
 - RUNBOARD_FAIL_BEATS=n: its first n heartbeats fail as a database blip would.
@@ -23,9 +24,12 @@ from django.db import OperationalError  # noqa: E402
 from activity import engine  # noqa: E402
 from activity.models import Run  # noqa: E402
 from activity.operations import OPERATIONS  # noqa: E402
-from tests.gate import GatedProfile, wait_at  # noqa: E402
+from tests.gate import GatedProfile, GatedScan, wait_at  # noqa: E402
 
-OPERATIONS["profile"] = GatedProfile()
+if os.environ.get("RUNBOARD_GATED") == "scan":
+    OPERATIONS["scan"] = GatedScan()
+else:
+    OPERATIONS["profile"] = GatedProfile()
 
 if os.environ.get("RUNBOARD_GATE_START"):
     start = Run.start

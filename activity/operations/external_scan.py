@@ -34,6 +34,14 @@ from catalog.models import Check, Container
 NOT_A_TYPE = re.compile(r"[^\w ]")
 
 
+class TooLarge(ValidationError):
+    """The records are over the size limit (an API answers 413)."""
+
+
+def too_large(limit: int) -> TooLarge:
+    return TooLarge(f"The records are larger than the limit of {limit / 2**20:.0f} MB.")
+
+
 class ExternalScanOptions(OptionsForm):
     containers = None
     container = forms.CharField(max_length=255)
@@ -152,7 +160,7 @@ def read_csv(container: Container, upload) -> Records:
     if not upload.size:
         raise ValidationError("The file is empty.")
     if upload.size > limit:
-        raise ValidationError(f"The file is larger than the limit of {limit / 2**20:.0f} MB.")
+        raise too_large(limit)
     upload.seek(0)
     text = io.TextIOWrapper(upload.file, encoding="utf-8-sig", newline="")
     reader = csv.reader(text)
@@ -219,12 +227,12 @@ class Capped:
         self.stream, self.limit, self.read_so_far = stream, limit, 0
 
     def read(self, size: int = -1) -> bytes:
-        chunk = self.stream.read(size if size and size > 0 else 2**16)
+        if size == 0:  # ijson asks for nothing first, to learn bytes from text
+            return b""
+        chunk = self.stream.read(size if size > 0 else 2**16)
         self.read_so_far += len(chunk)
         if self.read_so_far > self.limit:
-            raise ValidationError(
-                f"The records are larger than the limit of {self.limit / 2**20:.0f} MB."
-            )
+            raise too_large(self.limit)
         return chunk
 
 
