@@ -105,7 +105,7 @@ def overhead(admin: User, store: Datastore, containers: int = 300) -> float:
     nothing.type = Run.Type.PROFILE
     OPERATIONS[Run.Type.PROFILE] = nothing
     try:
-        run = Run._create(
+        run, _ = Run._create(
             type=Run.Type.PROFILE,
             datastore=store,
             options={},
