@@ -1,12 +1,28 @@
 from __future__ import annotations
 
+import math
+import re
+from datetime import datetime
+from typing import Any, ClassVar
+
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 
-from catalog.connectors import SourceUnavailable, connect, ensure_allowed, redact
+from catalog.connectors import (
+    BOOLEAN,
+    DATE,
+    NUMBER,
+    OTHER,
+    TEXT,
+    SourceUnavailable,
+    connect,
+    ensure_allowed,
+    kind_of,
+    redact,
+)
 
 
 class DatastoreQuerySet(models.QuerySet):
@@ -204,6 +220,191 @@ class Check(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("catalog:check-detail", args=[self.pk])
+
+    def clean(self) -> None:
+        if self.rule not in self.Rule.values:
+            return  # clean_fields() says so
+        try:
+            field, container = self.field, self.container if self.container_id else None
+        except (Field.DoesNotExist, Container.DoesNotExist):
+            return  # an id that names nothing: clean_fields() says so
+        errors = self.unfit(self.rule, field, self.params)
+        if field is not None and container is not None and field.container_id != container.pk:
+            errors.setdefault("field", f"{field.name} is a field of another container.")
+        references = self.rule == self.Rule.REFERENCES and container is not None
+        if references and not errors and (missing := self._missing_reference(container)):
+            errors["params"] = missing
+        if errors:
+            raise ValidationError(errors)
+
+    # Which fields each rule fits, by the kind of their type (catalog.connectors.kind_of), and the
+    # parameters it takes: the one definition, asked where checks are made — clean() for people
+    # (the admin), Profile (it never infers an unfit check), Promote (an unfit copy is a draft) —
+    # so that an unfit check is refused once instead of warning on every scan. None: the rule is
+    # about the whole container and takes no field. A date range (between) is a fit: ISO dates
+    # compare as dates on PostgreSQL and, written ISO, as text on SQLite.
+    FITS: ClassVar[dict[str, tuple[str, ...] | None]] = {
+        Rule.NOT_NULL: (NUMBER, TEXT, DATE, BOOLEAN, OTHER),
+        Rule.UNIQUE: (NUMBER, TEXT, DATE, BOOLEAN, OTHER),
+        Rule.BETWEEN: (NUMBER, DATE),
+        Rule.IN_SET: (NUMBER, TEXT, DATE, BOOLEAN, OTHER),
+        Rule.MATCHES: (TEXT,),
+        Rule.NOT_FUTURE: (DATE,),
+        Rule.REFERENCES: (NUMBER, TEXT, DATE, BOOLEAN, OTHER),
+        Rule.ROW_COUNT: None,
+    }
+    PARAMS: ClassVar[dict[str, tuple[str, ...]]] = {
+        Rule.NOT_NULL: (),
+        Rule.UNIQUE: (),
+        Rule.BETWEEN: ("min", "max"),
+        Rule.IN_SET: ("values",),
+        Rule.MATCHES: ("pattern",),
+        Rule.NOT_FUTURE: (),
+        Rule.REFERENCES: ("container", "field"),
+        Rule.ROW_COUNT: ("min", "max"),
+    }
+
+    @classmethod
+    def unfit(cls, rule: str, field: Field | None, params: Any) -> dict[str, str]:
+        """Why `rule` with `params` does not fit `field`, as {"field" or "params": message};
+        empty when it fits. Pure: it reads no database."""
+        label, fits = cls.Rule(rule).label, cls.FITS[rule]
+        problems, kind = {}, None
+        if fits is None and field is not None:
+            problems["field"] = f"{label} is about the whole container: leave the field empty."
+        elif fits is not None and field is None:
+            problems["field"] = f"{label} needs a field."
+        elif field is not None:
+            kind = field_kind(field)
+            if kind is not None and kind not in fits:
+                kinds = " or ".join(fits)
+                what = "of another type" if kind == OTHER else f"a {kind} field"
+                problems["field"] = (
+                    f"{label} needs a {kinds} field; {field.name} is {what} ({field.type})."
+                )
+                kind = None
+        if problem := cls._params_problem(rule, params, kind):
+            problems["params"] = problem
+        return problems
+
+    @classmethod
+    def _params_problem(cls, rule: str, params: Any, kind: str | None) -> str:
+        """What is wrong with the parameters, for a field of `kind` (None: unknown)."""
+        label, takes = cls.Rule(rule).label, cls.PARAMS[rule]
+        if not isinstance(params, dict):
+            return "Parameters are a JSON object, such as {}."
+        if extra := sorted(set(params) - set(takes)):
+            allowed = ", ".join(takes) if takes else "no parameters"
+            return f"{label} takes {allowed}, not {', '.join(extra)}."
+        match rule:
+            case cls.Rule.BETWEEN:
+                return _range_problem(label, params, kind)
+            case cls.Rule.ROW_COUNT:
+                bounds = [params.get("min"), params.get("max")]
+                if all(b is None for b in bounds):
+                    return f"{label} needs a min, a max or both."
+                if any(b is not None and not _whole(b) for b in bounds):
+                    return f"{label} needs whole numbers of records (0 or more)."
+                if None not in bounds and bounds[0] > bounds[1]:
+                    return f"{label}: min {bounds[0]} is above max {bounds[1]}."
+            case cls.Rule.IN_SET:
+                values = params.get("values")
+                if not isinstance(values, list) or not values:
+                    return f'{label} needs a list of values: {{"values": ["a", "b"]}}.'
+                if wrong := [v for v in values if not _value_fits(v, kind)]:
+                    return f"{label}: {wrong[0]!r} is not {_a_value(kind)}."
+            case cls.Rule.MATCHES:
+                pattern = params.get("pattern")
+                if not isinstance(pattern, str) or not pattern:
+                    return f'{label} needs a pattern: {{"pattern": "^[A-Z]{{2}}$"}}.'
+                try:
+                    re.compile(pattern)
+                except re.error as error:
+                    return f"{label}: {pattern!r} is not a valid regular expression ({error})."
+            case cls.Rule.REFERENCES:
+                if not all(isinstance(params.get(k), str) and params[k] for k in takes):
+                    return f'{label} needs a container and a field: {{"container": "customers", "field": "id"}}.'
+        return ""
+
+    def _missing_reference(self, container: Container) -> str:
+        """A References check naming a container or field the catalog does not hold."""
+        name, field = self.params["container"], self.params["field"]
+        other = container.datastore.containers.present().filter(name=name).first()
+        if other is None:
+            return f"{container.datastore} has no container {name!r}."
+        if not other.fields.present().filter(name=field).exists():
+            return f"{name} has no field {field!r}."
+        return ""
+
+
+def field_kind(field: Field) -> str | None:
+    """The kind of a field's type; None when the source declared none (a SQLite view's computed
+    column): nothing to go by, and SQLite compares anything, so every rule that needs a field
+    fits it."""
+    return kind_of(field.type) if field.type.strip() else None
+
+
+def _range_problem(label: str, params: dict, kind: str | None) -> str:
+    low, high = params.get("min"), params.get("max")
+    if low is None and high is None:
+        return f"{label} needs a min, a max or both."
+    bounds = [b for b in (low, high) if b is not None]
+    numbers, dates = all(_number(b) for b in bounds), all(_date(b) for b in bounds)
+    if kind == NUMBER and not numbers:
+        return f"{label} on a number field needs numbers for min and max."
+    if kind == DATE and not dates:
+        return f"{label} on a date field needs ISO dates for min and max, such as 2024-01-31."
+    if not (numbers or dates):
+        return f"{label} needs numbers (or ISO dates, on a date field) for min and max."
+    if low is not None and high is not None:
+        lowest, highest = (low, high) if numbers else (_date(low), _date(high))
+        if _comparable(lowest, highest) and lowest > highest:
+            return f"{label}: min {low} is above max {high}."
+    return ""
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _date(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def _comparable(a: datetime | float, b: datetime | float) -> bool:
+    if isinstance(a, datetime) and isinstance(b, datetime):
+        return (a.tzinfo is None) == (b.tzinfo is None)
+    return True
+
+
+def _value_fits(value: Any, kind: str | None) -> bool:
+    if kind == NUMBER:
+        return _number(value)
+    if kind == TEXT:
+        return isinstance(value, str)
+    if kind == DATE:
+        return _date(value) is not None
+    if kind == BOOLEAN:
+        return isinstance(value, bool)
+    return isinstance(value, str | bool) or _number(value)
+
+
+def _a_value(kind: str | None) -> str:
+    return {
+        NUMBER: "a number",
+        TEXT: "text (quote it)",
+        DATE: "an ISO date",
+        BOOLEAN: "true or false",
+    }.get(kind, "a plain value (text, a number, true or false)")
 
 
 class AnomalyQuerySet(models.QuerySet):

@@ -202,7 +202,9 @@ def infer(s: Stats) -> list[tuple[str, dict]]:
         rules.append((Check.Rule.IN_SET, {"values": [json_safe(v) for v in s.raw_values]}))
     if s.kind == DATE and s.max is not None and _is_past(s.max):
         rules.append((Check.Rule.NOT_FUTURE, {}))
-    return rules
+    # What the data suggests may still not fit (a SQLite number column holding text): the same
+    # definition as for checks people write decides.
+    return [(rule, params) for rule, params in rules if not Check.unfit(rule, s.field, params)]
 
 
 def _text(value: Any) -> str | None:

@@ -51,19 +51,25 @@ class Promote(Operation):
         earlier = {c.promoted_from_id: c for c in target.checks.filter(promoted_from__isnull=False)}
         counts = {"checks_created": 0, "checks_updated": 0, "checks_skipped": 0}
         for check, field in pairs:
+            where = f"{job.run.target}.{target.name}"
             missing = check.field is not None and field is None
+            # The same field may have another type there: an unfit copy is a draft, as a check
+            # a person wrote so would be refused.
+            unfit = {} if missing else Check.unfit(check.rule, field, check.params)
             if missing:
                 job.log(
-                    f"{check}: no field {check.field.name} in {job.run.target}.{target.name}; "
-                    "promoted as draft",
+                    f"{check}: no field {check.field.name} in {where}; promoted as draft",
                     "warning",
                     unit,
                 )
+            elif unfit:
+                reasons = " ".join(unfit.values()).rstrip(".")
+                job.log(f"{check}: {reasons} in {where}; promoted as draft", "warning", unit)
             values = {
                 "field": field,
                 "rule": check.rule,
                 "params": check.params,
-                "status": Check.Status.DRAFT if missing else check.status,
+                "status": Check.Status.DRAFT if missing or unfit else check.status,
                 "description": check.description or f"Promoted from {job.run.datastore}",
             }
             copy = earlier.get(check.pk)

@@ -9,7 +9,9 @@ from statistics import mean
 import pytest
 
 from activity.models import Run
-from catalog.models import Anomaly, Check, Container
+from activity.operations.profile import Stats, infer
+from catalog.connectors import kind_of
+from catalog.models import Anomaly, Check, Container, Field
 from tests.base import (
     build_world,
     launch,
@@ -84,6 +86,38 @@ def test_profile_infers_checks_and_synchronizes_them(world, source):
     not_null = Check.objects.get(inferred=True, field__name="country", rule="not_null")
     assert not_null.status == "archived"
     assert changed.counters["checks_updated"] >= 2
+
+
+def test_every_check_profile_infers_fits_its_field(world):
+    launch(world, Run.Type.SYNC)
+    launch(world, Run.Type.PROFILE)
+    inferred = Check.objects.filter(inferred=True).select_related("container", "field")
+    assert {c.rule for c in inferred} >= {"not_null", "unique", "between", "in_set"}
+    for check in inferred:
+        check.full_clean()  # what the admin would refuse, Profile never makes
+
+
+@pytest.mark.parametrize("type", ["INTEGER", "TEXT", "DATE", "BOOLEAN", "BLOB"])
+def test_profile_never_infers_a_check_that_does_not_fit(type):
+    """Statistics a field of each kind may show, odd ones included: whatever they suggest, no
+    inferred check is one the admin would refuse."""
+    field = Field(name="col", type=type)
+    odd = [1, "abc", "2024-01-01", True, 2.5]
+    for low in odd:
+        for high in odd:
+            stats = Stats(field, kind_of(type), count=40, nulls=0, distinct=2, min=low, max=high)
+            stats.values, stats.raw_values = {str(low): 20, str(high): 20}, [low, high]
+            for rule, params in infer(stats):
+                assert Check.unfit(rule, field, params) == {}, (rule, params)
+
+
+def test_a_number_column_holding_text_gets_no_range_from_it():
+    """SQLite lets a NUMERIC column hold "abc": its MAX is then text, no bound of a range."""
+    stats = Stats(Field(name="amount", type="NUMERIC"), "number", count=9, nulls=0, distinct=9)
+    stats.min, stats.max = 1, "abc"
+    assert "between" not in dict(infer(stats))
+    stats.max = 99
+    assert dict(infer(stats))["between"] == {"min": 1, "max": 99}
 
 
 def test_profile_can_infer_drafts_and_honours_a_record_limit(world):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from activity.models import Run
-from catalog.models import Check
+from catalog.models import Check, Field
 from tests.base import (
     catalogued_world,
     execute,
@@ -40,6 +40,25 @@ def test_promote_copies_checks_matching_fields_by_name(world, staging):
         "checks_skipped": 0,
     }
     assert run.logs.filter(level="warning", message__contains="no field age").exists()
+
+
+def test_a_check_that_does_not_fit_the_target_field_is_promoted_as_draft(world, staging):
+    # In the target, orders.amount holds text: a range on it would fail on every scan.
+    amount = Field.objects.get(
+        container__datastore=staging, container__name="orders", name="amount"
+    )
+    Field.objects.filter(pk=amount.pk).update(type="TEXT")
+    run = promote(world)
+    assert run.status == "success" and run.counters["checks_created"] == len(AUTHORED)
+    copy = Check.objects.get(container__datastore=staging, rule="between", field=amount)
+    assert copy.status == "draft" and copy.params == {"min": 0}
+    assert run.logs.filter(
+        level="warning",
+        message="Between on orders.amount: Between needs a number or date field; amount is a "
+        "text field (TEXT) in shop-staging.orders; promoted as draft",
+    ).exists()
+    matches = Check.objects.get(container__datastore=staging, rule="matches")
+    assert matches.status == "active"  # status is text there too: it fits
 
 
 def test_promoting_again_updates_instead_of_duplicating(world, staging):
