@@ -19,7 +19,6 @@ import time
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from activity import tasks
@@ -224,10 +223,9 @@ def execute(run_id: int, worker: str | None = None) -> None:
             if run.begun_at is None:  # it just started, or its starter died before it was ready
                 begin(job)
             while True:
-                while not (job.abort_requested.is_set() or stopping.is_set()) and (
-                    unit := claim_next(job)
-                ):
-                    process(job, unit)
+                unit = claim_next(job)
+                while unit:
+                    unit = process(job, unit)
                 if stopping.is_set() and hand_over(job):
                     break
                 if not wrap_up(job):
@@ -254,29 +252,37 @@ def begin(job: Job) -> None:
             return  # another worker took over and began it meanwhile
         if discovered is not None:
             job.run.add_units(discovered)
-        add_counters(job, run, {})
+        add_counters(job, {})
+        job.flush_logs()
     pending = job.run.units.filter(status=Unit.Status.PENDING).count()
     for _ in range(min(settings.RUNBOARD["RUN_PARALLELISM"], pending) - 1):
         tasks.enqueue(job.run.pk)
 
 
 def claim_next(job: Job) -> Unit | None:
+    """The run's next pending container, now this worker's; None when none is left or the
+    worker should take no more (an abort was requested, the process is stopping)."""
+    if job.abort_requested.is_set() or job.interrupted.is_set() or stopping.is_set():
+        return None
     job.current = Unit.claim_next(job.run.pk, job.worker)
     return job.current
 
 
-def process(job: Job, unit: Unit) -> None:
+def process(job: Job, unit: Unit) -> Unit | None:
+    """Work on one container and commit its outcome. Returns the next container when it was
+    claimed in that same transaction: one commit per container instead of two."""
+    following = None
     try:
         result = compute(job, unit)
         with transaction.atomic():
-            run = lock_running(job)
             counters = job.operation.save(job, unit, result)
-            complete(job, run, unit, Unit.Status.SUCCESS, counters)
+            complete(job, unit, Unit.Status.SUCCESS, counters)
+            claimed = claim_next(job)
+        following = claimed  # only once committed: a failed commit claimed nothing
     except Skipped as reason:
         with transaction.atomic():
-            run = lock_running(job)
             job.log(str(reason), RunLog.Level.WARNING, unit)
-            complete(job, run, unit, Unit.Status.SKIPPED)
+            complete(job, unit, Unit.Status.SKIPPED)
     except Unit.NotOurs:
         # The reaper gave it to another worker while this one looked dead: that one's result
         # counts; this one's was rolled back with the transaction.
@@ -300,13 +306,13 @@ def process(job: Job, unit: Unit) -> None:
         job.drop_logs_of(unit)
         try:
             with transaction.atomic():
-                run = lock_running(job)
                 job.log(message, RunLog.Level.ERROR, unit)
-                complete(job, run, unit, Unit.Status.FAILURE, error=message)
+                complete(job, unit, Unit.Status.FAILURE, error=message)
         except Unit.NotOurs:
             job.drop_logs_of(unit)
     finally:
-        job.current = None
+        job.current = following
+    return following
 
 
 def compute(job: Job, unit: Unit):
@@ -334,36 +340,30 @@ def compute_once(job: Job, unit: Unit):
 
 def lock_running(job: Job) -> Run:
     """The run's row, locked for this transaction; Interrupted if it is no longer running."""
-    run = Run.objects.select_for_update().only("status", "counters", "has_logs").get(pk=job.run.pk)
+    run = Run.objects.select_for_update().only("status").get(pk=job.run.pk)
     if run.status != RunStatus.RUNNING:
         raise Interrupted
     return run
 
 
 def complete(
-    job: Job, run: Run, unit: Unit, status: str, counters: dict | None = None, error: str = ""
+    job: Job, unit: Unit, status: str, counters: dict | None = None, error: str = ""
 ) -> None:
-    """Finish a container this worker still owns and add its counters to the run's, locked by
-    the caller's transaction (which NotOurs rolls back)."""
+    """Finish a container this worker still owns, with its counters and log, in the caller's
+    transaction and after the operation's own writes: the run's row is locked only from here
+    to the commit (Interrupted if the run was landed), then the container's (NotOurs if it was
+    taken back), in the order the reaper locks them too. Either rolls everything back."""
+    add_counters(job, counters or {}, done=1, succeeded=int(status == Unit.Status.SUCCESS))
     unit.finish(status, counters, error)
-    add_counters(job, run, counters or {}, done=1, succeeded=int(status == Unit.Status.SUCCESS))
+    job.flush_logs()
 
 
-def add_counters(job: Job, run: Run, counters: dict, done: int = 0, succeeded: int = 0) -> None:
-    """Add to the run's counters and write the buffered log; `run` is locked by the caller."""
-    changes = {
-        "containers_done": F("containers_done") + done,
-        "containers_succeeded": F("containers_succeeded") + succeeded,
-        "heartbeat_at": timezone.now(),
-    }
-    if counters:
-        total = dict(run.counters)
-        for key, value in counters.items():
-            total[key] = total.get(key, 0) + value
-        changes["counters"] = total
-    if job.flush_logs() and not run.has_logs:
-        changes["has_logs"] = True
-    Run.objects.filter(pk=job.run.pk).update(**changes)
+def add_counters(job: Job, counters: dict, done: int = 0, succeeded: int = 0) -> None:
+    """Add to the run's counters, in the caller's transaction; Interrupted if it is no longer
+    running. The caller writes the buffered log (whose warnings this flags) afterwards."""
+    warned = any(entry.level != RunLog.Level.INFO for entry in job.logs)
+    if not Run.add_progress(job.run.pk, counters, done=done, succeeded=succeeded, warned=warned):
+        raise Interrupted
 
 
 def release(job: Job, unit: Unit, reason: str) -> None:
@@ -430,7 +430,8 @@ def wrap_up(job: Job) -> bool:
             run.land(RunStatus.FAILURE, detail)
             return False
         try:
-            add_counters(job, run, job.operation.finish(job))
+            add_counters(job, job.operation.finish(job))
+            job.flush_logs()
         except Exception as error:  # noqa: BLE001
             logger.exception("finishing run #%s failed", run.pk)
             raise Fatal(f"could not finish: {error}") from error

@@ -457,6 +457,43 @@ class Run(models.Model):
         self.refresh_from_db()
         return True
 
+    @classmethod
+    def add_progress(
+        cls,
+        pk: int,
+        counters: dict[str, int],
+        *,
+        done: int = 0,
+        succeeded: int = 0,
+        warned: bool = False,
+    ) -> bool:
+        """Add a container's outcome to a running run — its counters, progress, heartbeat and
+        has-logs flag — in one conditional UPDATE; False when the run is no longer running.
+        The row stays locked until the caller's transaction commits: call it late in one."""
+        now = connection.ops.adapt_datetimefield_value(timezone.now())
+        changes = [
+            "containers_done = containers_done + %s",
+            "containers_succeeded = containers_succeeded + %s",
+            "heartbeat_at = %s",
+        ]
+        params: list = [done, succeeded, now]
+        if warned:
+            changes.append("has_logs = %s")
+            params.append(True)
+        if counters:
+            # Merged in the statement, not read and written back: no second round trip, and
+            # no lock taken before the container's work is done.
+            merged, merge_params = json_add("counters", counters)
+            changes.append(f"counters = {merged}")
+            params += merge_params
+        table = connection.ops.quote_name(cls._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} SET {', '.join(changes)} WHERE id = %s AND status = %s",
+                [*params, pk, RunStatus.RUNNING],
+            )
+            return cursor.rowcount == 1
+
     def land(self, status: RunStatus, detail: str = "") -> bool:
         """running → terminal, exactly once however many workers try. Call inside atomic()."""
         now = timezone.now()
@@ -511,6 +548,17 @@ class Run(models.Model):
             Run.objects.filter(pk=self.pk).update(has_logs=True)
             self.has_logs = True
         return entry
+
+
+def json_add(column: str, numbers: dict[str, int]) -> tuple[str, list]:
+    """SQL for the JSON object in `column` with `numbers` added to its values, key by key."""
+    if connection.vendor == "postgresql":
+        pairs = ", ".join(f"%s::text, COALESCE(({column} ->> %s)::bigint, 0) + %s" for _ in numbers)
+        params = [value for key, n in numbers.items() for value in (key, key, n)]
+        return f"{column} || jsonb_build_object({pairs})", params
+    pairs = ", ".join(f"%s, COALESCE(json_extract({column}, %s), 0) + %s" for _ in numbers)
+    params = [value for key, n in numbers.items() for value in (f'$."{key}"', f'$."{key}"', n)]
+    return f"json_set({column}, {pairs})", params
 
 
 class RunContainerQuerySet(models.QuerySet):
@@ -592,34 +640,58 @@ class RunContainer(models.Model):
 
     @classmethod
     def claim_next(cls, run_id: int, worker: str) -> RunContainer | None:
-        """Take the run's next pending container for this worker: a conditional update, so no
-        two workers get the same one (the loser of a race just asks for the next)."""
-        pending = cls.objects.filter(run_id=run_id, status=cls.Status.PENDING)
-        while unit := pending.select_related("container").order_by("position").first():
-            now = timezone.now()
-            claimed = {"status": cls.Status.RUNNING, "started_at": now, "worker": worker}
-            if pending.filter(pk=unit.pk).update(**claimed, heartbeat_at=now):
-                for name, value in claimed.items():
-                    setattr(unit, name, value)
-                return unit
-        return None
+        """Take the run's next pending container for this worker: one conditional UPDATE …
+        RETURNING (PostgreSQL, SQLite ≥ 3.35), so no two workers get the same one. On
+        PostgreSQL the row is picked with SKIP LOCKED: workers claiming at the same instant
+        take the next rows instead of waiting for each other on the first. Django's ORM has no
+        RETURNING for an update, hence the raw statement."""
+        table = connection.ops.quote_name(cls._meta.db_table)
+        skip = (
+            " FOR UPDATE SKIP LOCKED"
+            if connection.features.has_select_for_update_skip_locked
+            else ""
+        )
+        now = connection.ops.adapt_datetimefield_value(timezone.now())
+        pending = cls.Status.PENDING
+        claimed = list(
+            cls.objects.raw(
+                f"UPDATE {table} SET status = %s, worker = %s, started_at = %s, heartbeat_at = %s "
+                f"WHERE id = (SELECT id FROM {table} WHERE run_id = %s AND status = %s "
+                f"ORDER BY position LIMIT 1{skip}) AND status = %s RETURNING *",
+                [cls.Status.RUNNING, worker, now, now, run_id, pending, pending],
+            )
+        )
+        return claimed[0] if claimed else None
 
     def _mine(self) -> RunContainerQuerySet:
         return RunContainer.objects.filter(pk=self.pk).held_by(self.worker)
 
     def finish(self, status: str, counters: dict | None = None, error: str = "") -> None:
         """Record the outcome; NotOurs (roll the caller's transaction back) if it is no longer
-        this worker's to finish."""
-        finished = self._mine().update(
-            status=status,
-            finished_at=timezone.now(),
-            counters=counters or {},
-            result=self.result,
-            error=error,
-            heartbeat_at=None,
-        )
-        if not finished:
-            raise self.NotOurs(f"{self.name} of run #{self.run_id} is no longer {self.worker}'s")
+        this worker's to finish. Once per container, on the engine's hot path: the statement
+        is written out (what `self._mine().update(...)` would send, without building it)."""
+        ops, meta = connection.ops, self._meta
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {ops.quote_name(meta.db_table)} SET status = %s, container_id = %s, "
+                "finished_at = %s, counters = %s, result = %s, error = %s, heartbeat_at = NULL "
+                "WHERE id = %s AND status = %s AND worker = %s",
+                [
+                    status,
+                    self.container_id,  # a Sync finds (or creates) the container as it goes
+                    ops.adapt_datetimefield_value(timezone.now()),
+                    meta.get_field("counters").get_db_prep_save(counters or {}, connection),
+                    meta.get_field("result").get_db_prep_save(self.result, connection),
+                    error,
+                    self.pk,
+                    self.Status.RUNNING,
+                    self.worker,
+                ],
+            )
+            if cursor.rowcount != 1:
+                raise self.NotOurs(
+                    f"{self.name} of run #{self.run_id} is no longer {self.worker}'s"
+                )
 
     def release(self) -> bool:
         """Back to unfinished after this worker rolled its work back (an abort, a stop)."""

@@ -72,8 +72,7 @@ class Sync(Operation):
             container.removed_at, container.kind = None, table.kind
             container.save()
         changed |= self.sync_fields(container, table)
-        unit.container = container
-        unit.save(update_fields=["container"])
+        unit.container = container  # recorded when the engine finishes the unit
         if created or restored:
             counters["containers_added"] = 1
         elif changed:

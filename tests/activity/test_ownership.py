@@ -3,14 +3,17 @@ silent, that worker's late result no longer counts: the container is completed o
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pytest
+from django.db import connection, transaction
 from django.utils import timezone
 
 from activity import engine
 from activity.models import Run, RunContainer
 from activity.reaper import reap
+from catalog.models import FieldProfile
 from tests.base import build_world
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -64,3 +67,61 @@ def test_a_worker_cannot_release_or_beat_a_container_it_no_longer_holds(world):
     with pytest.raises(RunContainer.NotOurs):
         held.finish(RunContainer.Status.SUCCESS)
     assert RunContainer.objects.get(pk=held.pk).status == "running"
+
+
+def test_a_container_finished_after_its_run_was_landed_commits_nothing(world):
+    """The operation writes before the run's row is locked: a run landed meanwhile (another
+    worker failed it) rolls those writes back with the container's outcome."""
+    run = Run.launch(
+        Run.Type.PROFILE, world.shop, by=world.editor, options={"containers": ["customers"]}
+    )
+    run.start("A")
+    a = job_of(run, "A")
+    engine.begin(a)
+    unit = engine.claim_next(a)
+    with transaction.atomic():  # as land_failure() of another worker does
+        landed = Run.objects.select_for_update().get(pk=run.pk)
+        landed.units.reopen()
+        landed.land(Run.Status.FAILURE, "source datastore unreachable")
+
+    with pytest.raises(engine.Interrupted):
+        engine.process(a, unit)
+    run.refresh_from_db()
+    assert (run.status, run.containers_done, run.counters["containers_profiled"]) == (
+        "failure",
+        0,
+        0,
+    )
+    assert not FieldProfile.objects.filter(field__container__name="customers").exists()
+    assert run.units.get().status == "pending"
+
+
+def test_workers_claiming_at_once_never_take_the_same_container(world):
+    """Real concurrent connections (threads): on PostgreSQL the claims skip each other's locked
+    rows, on SQLite they queue for the write lock; either way each container is taken once."""
+    units = [(None, f"c{i:03d}") for i in range(60)]
+    run, _ = Run._create(
+        type=Run.Type.PROFILE, datastore=world.shop, options={}, units=units, by=world.editor
+    )
+    run.start("A")
+    taken: dict[str, list[str]] = {}
+    barrier = threading.Barrier(4)
+
+    def claim_all(worker: str) -> None:
+        try:
+            barrier.wait(timeout=10)
+            while unit := RunContainer.claim_next(run.pk, worker):
+                taken.setdefault(unit.name, []).append(worker)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=claim_all, args=(w,)) for w in "ABCD"]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(taken) == [name for _, name in units]
+    assert all(len(workers) == 1 for workers in taken.values())
+    held = dict(run.units.values_list("name", "worker"))
+    assert held == {name: workers[0] for name, workers in taken.items()}
+    assert set(run.units.values_list("status", flat=True)) == {"running"}
