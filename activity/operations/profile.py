@@ -14,6 +14,20 @@ from activity.rules import RunType
 from catalog.connectors import BOOLEAN, DATE, NUMBER, TEXT, kind_of
 from catalog.models import Check, Field, FieldProfile
 
+# What a Profile writes of each field's statistics (all of FieldProfile but the field).
+PROFILED = [
+    "run_number",
+    "profiled_at",
+    "count",
+    "nulls",
+    "distinct",
+    "min",
+    "max",
+    "mean",
+    "min_length",
+    "max_length",
+    "values",
+]
 # A field with at most this many distinct values gets its values listed (and an "in set" check).
 FEW_VALUES = 10
 
@@ -113,23 +127,29 @@ class Profile(Operation):
     def save(self, job, unit, result: Profiled) -> dict[str, int]:
         container = unit.container
         now = timezone.now()
-        for s in result.stats:
-            FieldProfile.objects.update_or_create(
-                field=s.field,
-                defaults={
-                    "run_number": job.run.pk,
-                    "profiled_at": now,
-                    "count": s.count,
-                    "nulls": s.nulls,
-                    "distinct": s.distinct,
-                    "min": _text(s.min),
-                    "max": _text(s.max),
-                    "mean": s.mean,
-                    "min_length": s.min_length,
-                    "max_length": s.max_length,
-                    "values": s.values,
-                },
-            )
+        # One statement for all the fields' profiles, new or not.
+        FieldProfile.objects.bulk_create(
+            [
+                FieldProfile(
+                    field=s.field,
+                    run_number=job.run.pk,
+                    profiled_at=now,
+                    count=s.count,
+                    nulls=s.nulls,
+                    distinct=s.distinct,
+                    min=_text(s.min),
+                    max=_text(s.max),
+                    mean=s.mean,
+                    min_length=s.min_length,
+                    max_length=s.max_length,
+                    values=s.values,
+                )
+                for s in result.stats
+            ],
+            update_conflicts=True,
+            unique_fields=["field"],
+            update_fields=PROFILED,
+        )
         container.profiled_at = now
         if not job.options.get("record_limit"):
             container.row_count = result.records
@@ -145,33 +165,39 @@ class Profile(Operation):
 
     def sync_inferred(self, job, container, result: Profiled) -> dict[str, int]:
         """Create the checks the statistics suggest, update those inferred before, and archive the
-        inferred ones the data no longer supports. Checks written by people are never touched."""
+        inferred ones the data no longer supports. Checks written by people are never touched.
+        A statement for each of the three, whatever the number of checks."""
         existing = {(c.field_id, c.rule): c for c in container.checks.filter(inferred=True)}
         status = Check.Status.DRAFT if job.options.get("infer_as_draft") else Check.Status.ACTIVE
-        added = updated = 0
+        now = timezone.now()
+        added, updated = [], []
         for s in result.stats:
             for rule, params in infer(s):
                 check = existing.pop((s.field.pk, rule), None)
                 if check is None:
-                    Check.objects.create(
-                        container=container,
-                        field=s.field,
-                        rule=rule,
-                        params=params,
-                        status=status,
-                        inferred=True,
-                        description=f"Inferred by run #{job.run.pk}",
+                    added.append(
+                        Check(
+                            container=container,
+                            field=s.field,
+                            rule=rule,
+                            params=params,
+                            status=status,
+                            inferred=True,
+                            description=f"Inferred by run #{job.run.pk}",
+                        )
                     )
-                    added += 1
                 elif check.params != params or check.status == Check.Status.ARCHIVED:
-                    check.params = params
+                    check.params, check.updated_at = params, now
                     if check.status == Check.Status.ARCHIVED:
                         check.status = status
-                    check.save()
-                    updated += 1
+                    updated.append(check)
+        Check.objects.bulk_create(added)
+        Check.objects.bulk_update(updated, ["params", "status", "updated_at"])
         stale = [c.pk for c in existing.values() if c.status != Check.Status.ARCHIVED]
-        updated += Check.objects.filter(pk__in=stale).update(status=Check.Status.ARCHIVED)
-        return {"checks_added": added, "checks_updated": updated}
+        archived = Check.objects.filter(pk__in=stale).update(
+            status=Check.Status.ARCHIVED, updated_at=now
+        )
+        return {"checks_added": len(added), "checks_updated": len(updated) + archived}
 
     def summary(self, run) -> str:
         c = run.counters

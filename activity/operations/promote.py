@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from activity.operations.base import Operation, OptionsForm, Skipped
 from activity.rules import RunType
 from catalog.models import Check, Container, Field
+
+# What a copy takes from its check (and a later Promote updates).
+COPIED = ["field", "rule", "params", "status", "description"]
 
 
 class PromoteOptions(OptionsForm):
@@ -50,8 +54,9 @@ class Promote(Operation):
         target, pairs = result
         earlier = {c.promoted_from_id: c for c in target.checks.filter(promoted_from__isnull=False)}
         counts = {"checks_created": 0, "checks_updated": 0, "checks_skipped": 0}
+        created, updated, now = [], [], timezone.now()
+        where = f"{job.run.target}.{target.name}"
         for check, field in pairs:
-            where = f"{job.run.target}.{target.name}"
             missing = check.field is not None and field is None
             # The same field may have another type there: an unfit copy is a draft, as a check
             # a person wrote so would be refused.
@@ -74,15 +79,18 @@ class Promote(Operation):
             }
             copy = earlier.get(check.pk)
             if copy is None:
-                Check.objects.create(container=target, promoted_from=check, **values)
-                counts["checks_created"] += 1
+                created.append(Check(container=target, promoted_from=check, **values))
             elif any(getattr(copy, key) != value for key, value in values.items()):
                 for key, value in values.items():
                     setattr(copy, key, value)
-                copy.save()
-                counts["checks_updated"] += 1
+                copy.updated_at = now
+                updated.append(copy)
             else:
                 counts["checks_skipped"] += 1
+        # A statement for the new copies and one for the changed ones, however many.
+        Check.objects.bulk_create(created)
+        Check.objects.bulk_update(updated, [*COPIED, "updated_at"])
+        counts["checks_created"], counts["checks_updated"] = len(created), len(updated)
         return counts
 
     def summary(self, run) -> str:

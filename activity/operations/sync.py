@@ -81,22 +81,31 @@ class Sync(Operation):
 
     @staticmethod
     def sync_fields(container: Container, table: Table) -> bool:
+        """The container's fields as the source has them: one statement writes the new and the
+        changed ones, another marks those gone."""
         fields = {field.name: field for field in container.fields.all()}
-        changed = False
+        written = []
         for position, column in enumerate(table.columns):
             field = fields.pop(column.name, None)
-            if field is None:
-                Field.objects.create(
-                    container=container, name=column.name, type=column.type, position=position
+            if field is None or (field.type, field.position, field.removed_at) != (
+                column.type,
+                position,
+                None,
+            ):
+                written.append(
+                    Field(
+                        container=container, name=column.name, type=column.type, position=position
+                    )
                 )
-                changed = True
-            elif (field.type, field.position, field.removed_at) != (column.type, position, None):
-                field.type, field.position, field.removed_at = column.type, position, None
-                field.save()
-                changed = True
+        Field.objects.bulk_create(
+            written,
+            update_conflicts=True,
+            unique_fields=["container", "name"],
+            update_fields=["type", "position", "removed_at"],
+        )
         gone = [field.pk for field in fields.values() if field.removed_at is None]
         Field.objects.filter(pk__in=gone).update(removed_at=timezone.now())
-        return changed or bool(gone)
+        return bool(written or gone)
 
     def finish(self, job) -> dict[str, int]:
         if not job.options["prune"]:
