@@ -165,15 +165,17 @@ class Keeper(threading.Thread):
 
     def run(self) -> None:
         beat, every = settings.RUNBOARD["HEARTBEAT"], settings.RUNBOARD["REAP_EVERY"]
-        last_reap = time.monotonic()
+        next_reap = time.monotonic() + every
         while True:
             try:
                 close_old_connections()
                 Worker.beat(self.worker)
-                if time.monotonic() - last_reap >= every:
-                    last_reap = time.monotonic()
+                if time.monotonic() >= next_reap:
+                    next_reap = time.monotonic() + every
                     if reaped := reap():
                         logger.warning("reaper: %s", reaped)
             except Exception:
                 logger.exception("keeper of %s failed; trying again", self.worker)
-            time.sleep(beat)
+            # Woken for the next reap on time, not at the next beat after it: a lost worker's
+            # work goes back within the heartbeat timeout and one REAP_EVERY, not one beat more.
+            time.sleep(max(0.0, min(beat, next_reap - time.monotonic())))
