@@ -73,6 +73,9 @@ class Run(models.Model):
     )
     trigger = models.CharField(max_length=8, choices=Trigger.choices, default=Trigger.MANUAL)
     trigger_label = models.CharField(max_length=100, blank=True)
+    schedule = models.ForeignKey(
+        "schedules.Schedule", null=True, blank=True, on_delete=models.SET_NULL, related_name="runs"
+    )
     # The queue entry that will start it (or continue it, once handed over): see tasks.py.
     task_id = models.CharField(max_length=64, blank=True)
     # A client-chosen key (a form's, an API call's) that makes a double submit return the same
@@ -119,6 +122,7 @@ class Run(models.Model):
             models.Index(F("type"), F("id").desc(), name="run_type_idx"),
             models.Index(F("datastore"), F("id").desc(), name="run_datastore_idx"),
             models.Index(F("triggered_by"), F("id").desc(), name="run_trigger_idx"),
+            models.Index(F("schedule"), F("id").desc(), name="run_schedule_idx"),
             models.Index(F("created_at"), name="run_created_idx"),
             models.Index(F("duration"), F("id"), name="run_duration_idx"),
             models.Index(F("id").desc(), condition=Q(has_logs=True), name="run_has_logs_idx"),
@@ -206,8 +210,9 @@ class Run(models.Model):
         target: Datastore | None = None,
         trigger: Trigger = Trigger.MANUAL,
         request_key: str | None = None,
+        schedule=None,
     ) -> Run:
-        """Create a queued run with its containers and enqueue it once the transaction commits.
+        """Create a queued run with its containers, queued in the same transaction.
 
         Raises InvalidTransition without the editor permission, and ValidationError for options
         the operation refuses. A repeated request_key returns the run it created first.
@@ -227,6 +232,8 @@ class Run(models.Model):
             by=by,
             trigger=trigger,
             request_key=request_key,
+            schedule=schedule,
+            trigger_label=schedule.name if schedule else "",
         )
         return run
 

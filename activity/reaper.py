@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -157,23 +158,26 @@ def clock(moment: datetime | None) -> str:
 
 class Keeper(threading.Thread):
     """Inside every worker process: beats the process's Worker row every HEARTBEAT seconds and
-    reaps every REAP_EVERY seconds; a database error is logged and tried again next time."""
+    does its periodic duties (reaping, firing schedules), each every so many seconds; a database
+    error is logged and the duty tried again next time."""
 
-    def __init__(self, worker: str):
+    def __init__(self, worker: str, duties: list[tuple[float, Callable[[], object]]]):
         super().__init__(daemon=True, name="keeper")
         self.worker = worker
+        self.duties = duties
 
     def run(self) -> None:
-        beat, every = settings.RUNBOARD["HEARTBEAT"], settings.RUNBOARD["REAP_EVERY"]
-        last_reap = time.monotonic()
+        beat = settings.RUNBOARD["HEARTBEAT"]
+        last = [time.monotonic()] * len(self.duties)
         while True:
             try:
                 close_old_connections()
                 Worker.beat(self.worker)
-                if time.monotonic() - last_reap >= every:
-                    last_reap = time.monotonic()
-                    if reaped := reap():
-                        logger.warning("reaper: %s", reaped)
+                for i, (every, duty) in enumerate(self.duties):
+                    if time.monotonic() - last[i] >= every:
+                        last[i] = time.monotonic()
+                        if done := duty():
+                            logger.info("%s: %s", duty.__name__, done)
             except Exception:
                 logger.exception("keeper of %s failed; trying again", self.worker)
             time.sleep(beat)

@@ -90,6 +90,7 @@ INSTALLED_APPS = [
     "accounts",
     "catalog",
     "activity",
+    "schedules",
 ]
 
 MIDDLEWARE = [
@@ -237,6 +238,8 @@ RUNBOARD = {
     # How often a worker looks for an abort request of the run it works on.
     "ABORT_POLL": env_number("RUNBOARD_ABORT_POLL", 0.25),
     "REAP_EVERY": env_number("RUNBOARD_REAP_EVERY", 10.0),
+    # How often each worker looks for schedules that are due (cron has minutes: a few seconds do).
+    "SCHEDULER_TICK": env_number("RUNBOARD_SCHEDULER_TICK", 5.0),
     # Pauses between attempts to reach a datastore that does not answer.
     "RECONNECT_DELAYS": (0.2, 0.5, 1.0),
     "DEMO_DIR": VAR_DIR / "demo",
