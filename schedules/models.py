@@ -3,12 +3,14 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 
-from activity.rules import RunType
+from activity.operations import OPERATIONS
+from activity.rules import RunType, authorize_launch
 from catalog.models import Datastore
 from schedules import cron
 
@@ -76,6 +78,56 @@ class Schedule(models.Model):
 
     def next_after(self, moment: datetime) -> datetime:
         return cron.next_fires(self.cron, 1, after=moment)[0]
+
+    def configure(
+        self,
+        *,
+        by,
+        name: str,
+        type: str,
+        datastore,
+        target,
+        options: dict,
+        cron_expression: str,
+        active: bool,
+    ) -> None:
+        """Set what it runs and when, checked as a launch is (the editor permission on its
+        datastores, the operation's own options form) and saved; whoever saves it owns it from
+        then on, and its runs are launched with their permissions. Raises InvalidTransition
+        (403) or ValidationError naming the field."""
+        authorize_launch(by, datastore, target)
+        errors = {}
+        if not name.strip():
+            errors["name"] = "A schedule needs a name."
+        if type not in dict(SCHEDULABLE):
+            errors["type"] = f"{type!r} cannot be scheduled."
+        try:
+            cron_expression = cron.validate(cron_expression)
+        except cron.InvalidCron as error:
+            errors["cron"] = str(error)
+        if errors:
+            raise ValidationError(errors)
+        options = OPERATIONS[type].clean_options(datastore, options, target)
+        self.name, self.type, self.datastore, self.target = (
+            name.strip()[:100],
+            type,
+            datastore,
+            target,
+        )
+        self.options, self.cron, self.active, self.owner = options, cron_expression, active, by
+        self.plan()
+        self.save()
+
+    def switch(self, active: bool, *, by) -> None:
+        """Pause (no fire) or resume (from the next due time after now); editors only."""
+        authorize_launch(by, self.datastore, self.target)
+        self.active = active
+        self.plan()
+        self.save(update_fields=["active", "next_fire_at"])
+
+    def delete_by(self, by) -> None:
+        authorize_launch(by, self.datastore, self.target)
+        self.delete()
 
     def plan(self, now: datetime | None = None) -> None:
         """Set the next fire time from now: active, or paused (none)."""
