@@ -5,6 +5,7 @@ from django_tasks_db.management.commands import db_worker
 
 from activity import engine
 from activity.reaper import Keeper, reap
+from activity.retention import prune_by_setting, purge_deleted
 from schedules.scheduler import fire_due
 
 
@@ -30,6 +31,8 @@ class Command(db_worker.Command):
             duties=[
                 (settings.RUNBOARD["REAP_EVERY"], reap),
                 (settings.RUNBOARD["SCHEDULER_TICK"], fire_due),
+                (settings.RUNBOARD["UNDO_SECONDS"] / 3, purge_deleted),
+                (24 * 3600, prune_by_setting),
             ],
         ).start()
         super().handle(*args, **options)
