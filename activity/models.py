@@ -14,7 +14,7 @@ from activity import rules, tasks
 from activity.operations import OPERATIONS
 from activity.operations.base import Operation
 from activity.rules import LIVE, TERMINAL, Action, InvalidTransition, RunStatus, RunType
-from catalog.models import Container, Datastore
+from catalog.models import Anomaly, Container, Datastore
 
 
 @lru_cache
@@ -24,10 +24,18 @@ def run_url_prefix() -> str:
 
 class RunQuerySet(models.QuerySet):
     def visible_to(self, user) -> RunQuerySet:
-        """Runs of the datastores the user has any level on: start every user query here."""
+        """Runs of the datastores the user has any level on: start every user query here. A
+        deleted run is seen by nobody, even while it can still be brought back."""
+        runs = self.filter(deleted_at__isnull=True)
         if user.is_admin:
-            return self
-        return self.filter(datastore_id__in=list(user.datastore_levels))
+            return runs
+        return runs.filter(datastore_id__in=list(user.datastore_levels))
+
+    def undeletable_by(self, user) -> RunQuerySet:
+        """Runs deleted within the undo window, on datastores the user has a level on."""
+        window = timezone.now() - timedelta(seconds=settings.RUNBOARD["UNDO_SECONDS"])
+        runs = self.filter(deleted_at__gte=window)
+        return runs if user.is_admin else runs.filter(datastore_id__in=list(user.datastore_levels))
 
     def live(self) -> RunQuerySet:
         return self.filter(status__in=LIVE)
@@ -73,6 +81,9 @@ class Run(models.Model):
     )
     trigger = models.CharField(max_length=8, choices=Trigger.choices, default=Trigger.MANUAL)
     trigger_label = models.CharField(max_length=100, blank=True)
+    schedule = models.ForeignKey(
+        "schedules.Schedule", null=True, blank=True, on_delete=models.SET_NULL, related_name="runs"
+    )
     # The queue entry that will start it (or continue it, once handed over): see tasks.py.
     task_id = models.CharField(max_length=64, blank=True)
     # A client-chosen key (a form's, an API call's) that makes a double submit return the same
@@ -91,6 +102,12 @@ class Run(models.Model):
     # How often the reaper queued it again after its workers died: bounded, see reaper.py.
     requeues = models.PositiveSmallIntegerField(default=0)
     abort_requested_at = models.DateTimeField(null=True, blank=True)
+    # Deleted, but for the undo window (RUNBOARD_UNDO_SECONDS): hidden from everyone meanwhile,
+    # then removed for good by a worker (purge_deleted), which writes the audit record.
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    deleted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     aborted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -119,6 +136,7 @@ class Run(models.Model):
             models.Index(F("type"), F("id").desc(), name="run_type_idx"),
             models.Index(F("datastore"), F("id").desc(), name="run_datastore_idx"),
             models.Index(F("triggered_by"), F("id").desc(), name="run_trigger_idx"),
+            models.Index(F("schedule"), F("id").desc(), name="run_schedule_idx"),
             models.Index(F("created_at"), name="run_created_idx"),
             models.Index(F("duration"), F("id"), name="run_duration_idx"),
             models.Index(F("id").desc(), condition=Q(has_logs=True), name="run_has_logs_idx"),
@@ -206,8 +224,9 @@ class Run(models.Model):
         target: Datastore | None = None,
         trigger: Trigger = Trigger.MANUAL,
         request_key: str | None = None,
+        schedule=None,
     ) -> Run:
-        """Create a queued run with its containers and enqueue it once the transaction commits.
+        """Create a queued run with its containers, queued in the same transaction.
 
         Raises InvalidTransition without the editor permission, and ValidationError for options
         the operation refuses. A repeated request_key returns the run it created first.
@@ -227,6 +246,8 @@ class Run(models.Model):
             by=by,
             trigger=trigger,
             request_key=request_key,
+            schedule=schedule,
+            trigger_label=schedule.name if schedule else "",
         )
         return run
 
@@ -379,30 +400,71 @@ class Run(models.Model):
             )
 
     def delete_by(self, by) -> None:
-        """Remove a terminal run from the Activity; its artifacts stay, an audit record remains."""
+        """Remove a terminal run from the Activity, for everyone at once; its artifacts stay.
+        It can be brought back (undelete) for RUNBOARD_UNDO_SECONDS; then a worker removes it
+        for good and an audit record remains."""
         rules.authorize(self, Action.DELETE, by)
         with transaction.atomic():
             run = self._locked()
             rules.authorize(run, Action.DELETE, by)
-            deleted, _ = Run.objects.filter(pk=run.pk, status__in=TERMINAL).delete()
-            if not deleted:
+            hidden = Run.objects.filter(
+                pk=run.pk, status__in=TERMINAL, deleted_at__isnull=True
+            ).update(deleted_at=timezone.now(), deleted_by=by)
+            if not hidden:
                 self._refuse(Action.DELETE)
             RunDay.count(run, -1)
-            DeletedRun.objects.create(
-                run_number=run.pk,
-                type=run.type,
-                status=run.status,
-                datastore=run.datastore,
-                datastore_name=run.datastore.name,
-                run_created_at=run.created_at,
-                deleted_by=by,
-                deleted_by_name=str(by),
+        self.refresh_from_db()
+
+    def undelete(self, by) -> None:
+        """Bring back a run deleted within the undo window, as it was."""
+        rules.authorize_undelete(self, by)
+        window = timezone.now() - timedelta(seconds=settings.RUNBOARD["UNDO_SECONDS"])
+        with transaction.atomic():
+            if not Run.objects.filter(pk=self.pk, deleted_at__gte=window).update(
+                deleted_at=None, deleted_by=None
+            ):
+                raise InvalidTransition(f"Run #{self.pk} is gone for good: too late to undo.")
+            RunDay.count(self, +1)
+        self.refresh_from_db()
+
+    @classmethod
+    def purge(cls, runs: RunQuerySet, *, by=None, reason: str = "") -> int:
+        """Remove these terminal runs for good, with set-based statements (the collector would
+        load every container and log line of a big run to cascade them one by one), leaving an
+        audit record for each. What they produced stays: anomalies keep their run's number."""
+        with transaction.atomic():
+            doomed = list(
+                runs.filter(status__in=TERMINAL).select_for_update().select_related("datastore")
             )
+            ids = [run.pk for run in doomed]
+            if not ids:
+                return 0
+            Anomaly.objects.filter(run_id__in=ids).update(run=None)
+            Run.objects.filter(parent_id__in=ids).update(parent=None)
+            for model in (RunLog, RunEvent, RunUpload, RunContainer):
+                # Raw: no signals listen to these rows, and their own children went first.
+                model.objects.filter(run_id__in=ids)._raw_delete(connection.alias)
+            DeletedRun.objects.bulk_create(
+                DeletedRun(
+                    run_number=run.pk,
+                    type=run.type,
+                    status=run.status,
+                    datastore=run.datastore,
+                    datastore_name=run.datastore.name,
+                    run_created_at=run.created_at,
+                    deleted_by=by or run.deleted_by,
+                    deleted_by_name=reason or str(by or run.deleted_by or "System"),
+                    deleted_at=run.deleted_at or timezone.now(),
+                )
+                for run in doomed
+            )
+            Run.objects.filter(pk__in=ids)._raw_delete(connection.alias)
+        return len(ids)
 
     def _locked(self) -> Run:
         """This run re-read under a row lock (PostgreSQL; SQLite transactions are IMMEDIATE)."""
         run = Run.objects.select_for_update().filter(pk=self.pk).select_related("datastore").first()
-        if run is None:
+        if run is None or run.deleted_at:
             raise InvalidTransition(f"Run #{self.pk} no longer exists: someone deleted it.")
         return run
 
@@ -410,9 +472,9 @@ class Run(models.Model):
         try:
             self.refresh_from_db()
         except Run.DoesNotExist:
-            raise InvalidTransition(
-                f"Run #{self.pk} no longer exists: someone deleted it."
-            ) from None
+            self.deleted_at = timezone.now()
+        if self.deleted_at:
+            raise InvalidTransition(f"Run #{self.pk} no longer exists: someone deleted it.")
         self.__dict__.pop("resumed_as_id", None)
         raise InvalidTransition(
             rules.state_refusal(self, action) or f"Run #{self.pk} changed: try again."

@@ -17,8 +17,10 @@ RUNBOARD_HEARTBEAT_TIMEOUT seconds.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -157,25 +159,29 @@ def clock(moment: datetime | None) -> str:
 
 class Keeper(threading.Thread):
     """Inside every worker process: beats the process's Worker row every HEARTBEAT seconds and
-    reaps every REAP_EVERY seconds; a database error is logged and tried again next time."""
+    does its periodic duties (reaping, firing schedules), each every so many seconds; a database
+    error is logged and the duty tried again next time."""
 
-    def __init__(self, worker: str):
+    def __init__(self, worker: str, duties: list[tuple[float, Callable[[], object]]]):
         super().__init__(daemon=True, name="keeper")
         self.worker = worker
+        self.duties = duties
 
     def run(self) -> None:
-        beat, every = settings.RUNBOARD["HEARTBEAT"], settings.RUNBOARD["REAP_EVERY"]
-        next_reap = time.monotonic() + every
+        beat = settings.RUNBOARD["HEARTBEAT"]
+        due = [time.monotonic() + every for every, _ in self.duties]
         while True:
             try:
                 close_old_connections()
                 Worker.beat(self.worker)
-                if time.monotonic() >= next_reap:
-                    next_reap = time.monotonic() + every
-                    if reaped := reap():
-                        logger.warning("reaper: %s", reaped)
+                for i, (every, duty) in enumerate(self.duties):
+                    if time.monotonic() >= due[i]:
+                        due[i] = time.monotonic() + every
+                        if done := duty():
+                            logger.info("%s: %s", duty.__name__, done)
             except Exception:
                 logger.exception("keeper of %s failed; trying again", self.worker)
-            # Woken for the next reap on time, not at the next beat after it: a lost worker's
-            # work goes back within the heartbeat timeout and one REAP_EVERY, not one beat more.
-            time.sleep(max(0.0, min(beat, next_reap - time.monotonic())))
+            # Woken when a duty is due, not at the first beat after it: with REAP_EVERY 0.5 and
+            # HEARTBEAT 0.2 the reaper would run every 0.6 s, and a lost worker's work would go
+            # back one beat later than the heartbeat timeout and one REAP_EVERY.
+            time.sleep(max(0.0, min(beat, min(due, default=math.inf) - time.monotonic())))

@@ -127,6 +127,15 @@ def authorize(run: Run, action: Action, user: User) -> None:
         raise InvalidTransition(refusal)
 
 
+def authorize_undelete(run: Run, user: User) -> None:
+    """Who may delete a run may bring it back within the undo window."""
+    if (lacking := lacking_editor(user, run, Action.DELETE)) is not None:
+        raise InvalidTransition(
+            f"You need the editor permission on {getattr(run, lacking)} to undo this deletion.",
+            forbidden=True,
+        )
+
+
 def authorize_launch(user: User, datastore, target=None) -> None:
     for store in (datastore, target):
         if store is not None and not user.can_edit(store):

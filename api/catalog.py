@@ -141,6 +141,9 @@ def anomaly(item: Anomaly) -> dict:
         "rule": check.rule if check else None,
         "field": check.field.name if check and check.field else None,
         "operation_id": item.run_number,
+        "last_seen_operation_id": item.last_seen_run_number,
+        "times_seen": item.times_seen,
+        "recurring": item.recurring,
         "created": item.created_at,
         "resolved_at": item.resolved_at,
         "examples": item.examples,
@@ -161,7 +164,7 @@ class AnomalyFilters(Schema):
     status: list[str] | None = Field(
         None, description="Repeatable: active, acknowledged, resolved, … or open."
     )
-    operation: int | None = Field(None, description="Found by this operation.")
+    operation: int | None = Field(None, description="Found failing (again) by this operation.")
 
 
 @router.get("/anomalies", response={200: page_of(AnomalyOut), 422: Error}, summary="List anomalies")
@@ -179,7 +182,7 @@ def list_anomalies(request, filters: Query[AnomalyFilters], paging: Query[PageQu
             wanted = (wanted - {"open"}) | set(Anomaly.OPEN)
         rows = rows.filter(status__in=wanted)
     if filters.operation:
-        rows = rows.filter(run_number=filters.operation)
+        rows = rows.seen_by(filters.operation)
     key = seen_key(request, "anomalies", filters)
     return paginate(rows, paging, key=key, fetch=lambda ids: by_ids(rows, ids), shape=anomaly)
 

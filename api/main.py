@@ -16,7 +16,7 @@ from ninja.security import HttpBearer
 
 from accounts.models import ApiToken
 from activity.models import Worker
-from api import catalog, operations
+from api import catalog, operations, schedules
 from api.schemas import Status
 
 logger = logging.getLogger("runboard.api")
@@ -83,6 +83,7 @@ api = NinjaAPI(
     urls_namespace="api",
     auth=TokenAuth(),
 )
+api.add_router("/operations/schedule", schedules.router)
 api.add_router("/operations", operations.router)
 api.add_router("/", catalog.router)
 

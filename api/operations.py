@@ -63,7 +63,7 @@ def operation(run: Run) -> dict:
         "datastore_id": run.datastore_id,
         "datastore": {"id": run.datastore_id, "name": run.datastore.name},
         "target_datastore": {"id": run.target_id, "name": run.target.name} if run.target else None,
-        "schedule": None,
+        "schedule": {"id": run.schedule_id, "name": run.trigger_label} if run.schedule_id else None,
         "containers": [
             {"id": unit.container_id, "name": unit.name}
             for unit in run.units.all()
@@ -252,7 +252,7 @@ def filtered(request, filters: OperationFilters):
     if filters.has_logs is not None:
         runs = runs.filter(has_logs=filters.has_logs)
     if filters.schedule_id is not None:
-        runs = runs.none()  # no schedules yet: nothing was launched by one
+        runs = runs.filter(schedule_id=filters.schedule_id)
     return runs.order_by("id" if filters.sort_created == "asc" else "-id")
 
 

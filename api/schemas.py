@@ -119,7 +119,10 @@ class Anomaly(Schema):
     check_id: int | None
     rule: str | None
     field: str | None
-    operation_id: int = Field(description="The run that found it (kept after its deletion).")
+    operation_id: int = Field(description="The run that found it first (kept after its deletion).")
+    last_seen_operation_id: int | None = Field(description="The last run that found it failing.")
+    times_seen: int = Field(description="How many scans found it failing.")
+    recurring: bool = Field(description="It was resolved once and failed again.")
     created: datetime
     resolved_at: datetime | None
     examples: list[dict]

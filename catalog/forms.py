@@ -57,7 +57,7 @@ class AnomalyFilters(forms.Form):
     status = forms.ChoiceField(
         required=False, choices=[("", "Open and closed"), ("open", "Open"), *Anomaly.Status.choices]
     )
-    run = IdField(required=False, label="Found by run")
+    run = IdField(required=False, label="Found failing by run")
     container = IdField(required=False)
     before = IdField(required=False)
 
@@ -68,7 +68,7 @@ class AnomalyFilters(forms.Form):
         elif data["status"]:
             anomalies = anomalies.filter(status=data["status"])
         if data["run"]:
-            anomalies = anomalies.filter(run_number=data["run"])
+            anomalies = anomalies.seen_by(data["run"])
         if data["container"]:
             anomalies = anomalies.filter(container_id=data["container"])
         if data["before"]:

@@ -7,9 +7,10 @@ from typing import Any, ClassVar
 
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
-from django.db import models
-from django.db.models import Q
+from django.db import IntegrityError, models, transaction
+from django.db.models import Exists, F, OuterRef, Q
 from django.urls import reverse
+from django.utils import timezone
 
 from catalog.connectors import (
     BOOLEAN,
@@ -411,9 +412,82 @@ class AnomalyQuerySet(models.QuerySet):
     def open(self) -> AnomalyQuerySet:
         return self.filter(status__in=Anomaly.OPEN)
 
+    def seen_by(self, run_number: int) -> AnomalyQuerySet:
+        """What a run found failing: new, still failing or failing again."""
+        sightings = AnomalyEvent.objects.filter(
+            anomaly=OuterRef("pk"), run_number=run_number, kind__in=AnomalyEvent.SIGHTINGS
+        )
+        return self.filter(Exists(sightings))
+
+    def record(
+        self, *, container, check, run_number: int, description: str, failed_count: int, examples
+    ) -> Anomaly:
+        """A scan found `check` failing on `container`: the one open anomaly of that check is
+        seen again, else the last resolved one is reopened as recurring, else a new one. Call
+        inside the scan's transaction; a concurrent scan that created it first is caught."""
+        now = timezone.now()
+        seen = {
+            "description": description,
+            "failed_count": failed_count,
+            "examples": examples,
+            "last_seen_run_number": run_number,
+            "last_seen_at": now,
+        }
+        earlier = self.select_for_update().filter(container=container, quality_check=check)
+        if anomaly := earlier.filter(status__in=Anomaly.OPEN).first():
+            kind, note = AnomalyEvent.Kind.SEEN, "still failing"
+        elif anomaly := earlier.filter(status=Anomaly.Status.RESOLVED).order_by("-id").first():
+            kind, note = AnomalyEvent.Kind.REOPENED, "fails again: recurring"
+            seen |= {"status": Anomaly.Status.ACTIVE, "recurring": True, "resolved_at": None}
+            seen["resolved_by_run_number"] = None
+        else:
+            try:
+                with transaction.atomic():
+                    anomaly = self.create(
+                        container=container,
+                        quality_check=check,
+                        run_id=run_number,
+                        run_number=run_number,
+                        **seen,
+                    )
+            except IntegrityError:  # another scan opened it a moment ago: see it again
+                return self.record(
+                    container=container,
+                    check=check,
+                    run_number=run_number,
+                    description=description,
+                    failed_count=failed_count,
+                    examples=examples,
+                )
+            anomaly.events.create(kind=AnomalyEvent.Kind.FOUND, run_number=run_number, at=now)
+            return anomaly
+        Anomaly.objects.filter(pk=anomaly.pk).update(times_seen=F("times_seen") + 1, **seen)
+        anomaly.events.create(kind=kind, run_number=run_number, at=now, note=note)
+        return anomaly
+
+    def pass_again(self, container_id: int, check_ids: list[int], checked_at, *, run_number) -> int:
+        """Resolve the open anomalies of checks that passed on a container, when they were last
+        seen before the scan checked it: one a concurrent scan saw failing since stays open."""
+        passing = self.open().filter(
+            container_id=container_id, quality_check_id__in=check_ids, last_seen_at__lt=checked_at
+        )
+        ids = list(passing.values_list("pk", flat=True))
+        now = timezone.now()
+        resolved = passing.filter(pk__in=ids).update(
+            status=Anomaly.Status.RESOLVED, resolved_at=now, resolved_by_run_number=run_number
+        )
+        AnomalyEvent.objects.bulk_create(
+            AnomalyEvent(
+                anomaly_id=pk, kind=AnomalyEvent.Kind.RESOLVED, run_number=run_number, at=now
+            )
+            for pk in ids
+        )
+        return resolved
+
 
 class Anomaly(models.Model):
-    """A check that failed on real data during a scan."""
+    """A check that failed on real data during a scan. There is one open anomaly per check and
+    container at most: a later scan that finds the same check failing sees it again."""
 
     class Status(models.TextChoices):
         ACTIVE = "active", "Active"
@@ -441,6 +515,12 @@ class Anomaly(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
     resolved_by_run_number = models.BigIntegerField(null=True, blank=True)
+    # The last scan that found it failing (the counts and examples are that scan's).
+    last_seen_run_number = models.BigIntegerField(null=True, blank=True)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+    times_seen = models.PositiveIntegerField(default=1)
+    # It was resolved once and failed again.
+    recurring = models.BooleanField(default=False)
 
     objects = AnomalyQuerySet.as_manager()
 
@@ -451,9 +531,47 @@ class Anomaly(models.Model):
             models.Index(fields=["container", "status"]),
             models.Index(fields=["quality_check", "status"]),
         ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["container", "quality_check"],
+                condition=Q(status__in=["active", "acknowledged"]),
+                name="anomaly_one_open_per_check",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"Anomaly {self.pk}: {self.description}"
 
     def get_absolute_url(self) -> str:
         return reverse("catalog:anomaly-detail", args=[self.pk])
+
+
+class AnomalyEvent(models.Model):
+    """The history of an anomaly: found, seen again, reopened, resolved, and what people did."""
+
+    class Kind(models.TextChoices):
+        FOUND = "found", "Found"
+        SEEN = "seen", "Seen again"
+        REOPENED = "reopened", "Failing again"
+        RESOLVED = "resolved", "Resolved"
+        ACKNOWLEDGED = "acknowledged", "Acknowledged"
+        CHANGED = "changed", "Status changed"
+
+    SIGHTINGS = (Kind.FOUND, Kind.SEEN, Kind.REOPENED)
+
+    anomaly = models.ForeignKey(Anomaly, on_delete=models.CASCADE, related_name="events")
+    at = models.DateTimeField(default=timezone.now)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    # The run concerned, as a plain number: it outlives the run.
+    run_number = models.BigIntegerField(null=True, blank=True)
+    actor = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    note = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["run_number", "kind"], name="anomalyevent_run_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.note}".strip()

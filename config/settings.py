@@ -90,6 +90,7 @@ INSTALLED_APPS = [
     "accounts",
     "catalog",
     "activity",
+    "schedules",
 ]
 
 MIDDLEWARE = [
@@ -237,6 +238,12 @@ RUNBOARD = {
     # How often a worker looks for an abort request of the run it works on.
     "ABORT_POLL": env_number("RUNBOARD_ABORT_POLL", 0.25),
     "REAP_EVERY": env_number("RUNBOARD_REAP_EVERY", 10.0),
+    # How long a deleted run can be brought back (Undo) before a worker removes it for good.
+    "UNDO_SECONDS": env_number("RUNBOARD_UNDO_SECONDS", 30.0),
+    # Terminal runs older than this many days are removed by the workers (0: kept forever).
+    "RETENTION_DAYS": env_number("RUNBOARD_RETENTION_DAYS", 0),
+    # How often each worker looks for schedules that are due (cron has minutes: a few seconds do).
+    "SCHEDULER_TICK": env_number("RUNBOARD_SCHEDULER_TICK", 5.0),
     # Pauses between attempts to reach a datastore that does not answer.
     "RECONNECT_DELAYS": (0.2, 0.5, 1.0),
     "DEMO_DIR": VAR_DIR / "demo",

@@ -277,3 +277,11 @@ def csv_of(rows: list[tuple]) -> str:
     lines = ["id,email,country,age,signup"]
     lines += [",".join("" if v is None else str(v) for v in row) for row in rows]
     return "\n".join(lines) + "\n"
+
+
+def purge_now() -> int:
+    """What a worker does once the undo window has passed: deleted runs go for good."""
+    from activity.retention import purge_deleted
+
+    later = timezone.now() + timedelta(seconds=settings.RUNBOARD["UNDO_SECONDS"] + 1)
+    return purge_deleted(now=later)

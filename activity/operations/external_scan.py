@@ -25,7 +25,13 @@ from django.core.exceptions import ValidationError
 
 from activity.operations.base import Operation, OptionsForm, Skipped
 from activity.operations.export import batches
-from activity.operations.scan import Scanned, active_checks, check_records, record_anomalies
+from activity.operations.scan import (
+    Scanned,
+    Scope,
+    active_checks,
+    check_records,
+    record_anomalies,
+)
 from activity.rules import RunType
 from catalog.connectors import BOOLEAN, DATE, NUMBER, connect, kind_of
 from catalog.connectors.sqlite import SCRATCH
@@ -102,7 +108,7 @@ class ExternalScan(Operation):
                 unit=unit,
             )
         self.load_references(job, scratch, container, checks)
-        return check_records(job, unit, scratch, checks)
+        return check_records(job, unit, scratch, checks, Scope.table(scratch, container.name))
 
     def load_references(self, job, memory, container: Container, checks: list[Check]) -> None:
         """Copy from the source the referenced keys that the records use, so that References

@@ -1,8 +1,17 @@
-"""Scan: run a container's active checks as SQL in the source and record what fails."""
+"""Scan: a container's active checks, computed in the source in one pass, and what fails.
+
+One aggregate query reads the records once and counts, for every row-level check, the records
+that fail it (`COUNT(*) FILTER (WHERE …)`, which SQLite and PostgreSQL both plan as one scan);
+uniqueness and references get one set-based query each, in shapes both databases plan linearly
+(a grouped subquery, an anti-join); examples are read only for the checks that failed. An
+incremental scan reads its upper bound first, then every query reads exactly the records
+above the last mark and up to that bound, which becomes the next mark.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from django import forms
 from django.utils import timezone
@@ -61,6 +70,28 @@ class Scanned:
     failures: list[Failure] = field(default_factory=list)
     passed: list[int] = field(default_factory=list)
     mark: object = None
+    # When the checks were read: auto-resolve leaves anomalies seen after that moment alone.
+    checked_at: datetime | None = None
+
+
+@dataclass
+class Scope:
+    """The records a scan reads, as `FROM {relation} AS <alias> WHERE {where(alias)}`; and the
+    records a uniqueness check compares them with (`everything`, `everything_where`)."""
+
+    relation: str
+    condition: str = "1=1"  # on the alias "src"
+    params: list = field(default_factory=list)
+    everything: str = ""
+    everything_condition: str = "1=1"  # on the alias "dup"
+    everything_params: list = field(default_factory=list)
+
+    @classmethod
+    def table(cls, src: Connector, name: str, limit: int | None = None) -> Scope:
+        """All the table's records, or its first `limit`."""
+        quoted = src.quote(name)
+        relation = f"(SELECT * FROM {quoted} LIMIT {int(limit)})" if limit else quoted
+        return cls(relation, everything=relation)
 
 
 class Scan(Operation):
@@ -80,18 +111,19 @@ class Scan(Operation):
         checks = active_checks(container)
         limit = job.options.get("record_limit")
         if job.options.get("mode") != "incremental":
-            return check_records(job, unit, src, checks, limit=limit)
+            return check_records(job, unit, src, checks, Scope.table(src, container.name, limit))
         name = job.options["incremental_field"]
         if not container.fields.present().filter(name=name).exists():
             raise Skipped(f"{unit.name} has no field {name!r} to scan incrementally")
-        scope, params = "1=1", []
         mark = container.incremental_mark or {}
-        if mark.get("field") == name:
-            scope, params = f"src.{src.quote(name)} > {src.placeholder}", [mark["value"]]
-        result = check_records(job, unit, src, checks, scope, params, limit=limit)
-        table, q = relation(src, container.name, limit), src.quote(name)
-        last = src.scalar(f"SELECT MAX(src.{q}) FROM {table} AS src WHERE {scope}", params)
-        result.mark = json_safe(last)
+        scope, upper = incremental_scope(src, container.name, name, mark, limit)
+        if upper is None:  # nothing new since the last mark: read nothing more
+            job.log(f"No records above the last mark of {name}", unit=unit)
+            return Scanned(records=0, checked_at=timezone.now())
+        # A row count judges the whole table, which an incremental scan does not read.
+        checks = [check for check in checks if check.rule != Check.Rule.ROW_COUNT]
+        result = check_records(job, unit, src, checks, scope)
+        result.mark = json_safe(upper)
         return result
 
     def save(self, job, unit, result: Scanned) -> dict[str, int]:
@@ -102,7 +134,10 @@ class Scan(Operation):
                 "value": result.mark,
             }
             unit.container.save(update_fields=["incremental_mark", "updated_at"])
-        unit.result = {"passed": result.passed}
+        unit.result = {
+            "passed": result.passed,
+            "checked_at": result.checked_at.isoformat() if result.checked_at else None,
+        }
         return {
             "containers_scanned": 1,
             "records_scanned": result.records,
@@ -110,23 +145,20 @@ class Scan(Operation):
         }
 
     def finish(self, job) -> dict[str, int]:
-        """Auto-resolve (SPEC §5): only a full scan that ends in success resolves anything."""
+        """Auto-resolve (SPEC §5): only a full scan that ends in success resolves anything, and
+        only anomalies last seen before this run checked their container again."""
         if job.options.get("mode") != "full" or not job.options.get("auto_resolve"):
             return {}
-        passed = [
-            pk
-            for result in job.run.units.filter(status="success").values_list("result", flat=True)
-            for pk in result.get("passed", [])
-        ]
-        resolved = (
-            Anomaly.objects.open()
-            .filter(quality_check_id__in=passed)
-            .update(
-                status=Anomaly.Status.RESOLVED,
-                resolved_at=timezone.now(),
-                resolved_by_run_number=job.run.pk,
-            )
-        )
+        resolved = 0
+        for unit in job.run.units.filter(status="success").only("container_id", "result"):
+            checked_at = unit.result.get("checked_at")
+            if unit.result.get("passed") and checked_at:
+                resolved += Anomaly.objects.pass_again(
+                    unit.container_id,
+                    unit.result["passed"],
+                    datetime.fromisoformat(checked_at),
+                    run_number=job.run.pk,
+                )
         if resolved:
             job.log(f"Resolved {resolved} anomalies whose checks pass again")
         return {"anomalies_resolved": resolved}
@@ -140,79 +172,148 @@ def active_checks(container) -> list[Check]:
     return list(container.checks.filter(status=Check.Status.ACTIVE).select_related("field"))
 
 
-def relation(src: Connector, table: str, limit: int | None) -> str:
-    """The table, or its first `limit` records, as something to select FROM."""
-    quoted = src.quote(table)
-    return f"(SELECT * FROM {quoted} LIMIT {int(limit)})" if limit else quoted
-
-
-def check_records(
-    job,
-    unit,
-    src: Connector,
-    checks: list[Check],
-    scope: str = "1=1",
-    params=(),
-    limit: int | None = None,
-) -> Scanned:
-    """Run the checks as SQL on `src`, over the records of the unit's table within `scope`
-    (its first `limit` records when given)."""
-    table = relation(src, unit.container.name, limit)
-    records = src.scalar(f"SELECT COUNT(*) FROM {table} AS src WHERE {scope}", params)
-    result = Scanned(records)
-    for check in checks:
-        job.checkpoint()
-        try:
-            failure = run_check(job, src, table, check, scope, params, records)
-        except (QueryInterrupted, SourceUnavailable):
-            raise
-        except SourceError as error:
-            job.log(f"Check {check} could not run: {error}", "warning", unit)
-            continue
-        if failure:
-            result.failures.append(failure)
-        else:
-            result.passed.append(check.pk)
-    return result
-
-
-def run_check(job, src: Connector, table, check, scope, params, records) -> Failure | None:
-    if check.rule == Check.Rule.ROW_COUNT:
-        low, high = check.params.get("min"), check.params.get("max")
-        if (low is None or records >= low) and (high is None or records <= high):
-            return None
-        return Failure(check, records, [], f"{check}: {records:,} records, outside [{low}, {high}]")
-    condition, condition_params = failing(src, table, check)
-    where = f"WHERE {scope} AND ({condition})"
-    all_params = [*params, *condition_params]
-    count = src.scalar(f"SELECT COUNT(*) FROM {table} AS src {where}", all_params)
-    if not count:
-        return None
-    examples: list[dict] = []
-    if limit := job.options.get("max_examples", 10):
-        sql = f"SELECT * FROM {table} AS src {where} LIMIT {int(limit)}"
-        for names, rows in src.stream(sql, all_params):
-            examples += [{n: json_safe(v) for n, v in zip(names, row, strict=True)} for row in rows]
-    return Failure(check, count, examples, f"{check}: {count:,} of {records:,} records fail")
-
-
-def record_anomalies(job, unit, failures: list[Failure]) -> None:
-    Anomaly.objects.bulk_create(
-        Anomaly(
-            container=unit.container,
-            quality_check=f.check,
-            run_id=job.run.pk,
-            run_number=job.run.pk,
-            description=f.description[:500],
-            failed_count=f.count,
-            examples=f.examples,
+def incremental_scope(
+    src: Connector, table: str, name: str, mark: dict, limit: int | None
+) -> tuple[Scope, object]:
+    """The records above the last mark and up to an upper bound read first (so that rows
+    inserted meanwhile wait for the next scan, none skipped), and that bound (None: nothing new).
+    With a record limit, the bound is the limit-th new value: the next scan goes on from there."""
+    quoted, f, p = src.quote(table), src.quote(name), src.placeholder
+    above, params = ("", [])
+    if mark.get("field") == name:
+        above, params = f"{f} > {p}", [mark["value"]]
+    where = f"WHERE {above}" if above else ""
+    if limit:
+        upper = src.scalar(
+            f"SELECT MAX({f}) FROM (SELECT {f} FROM {quoted} {where} "
+            f"ORDER BY {f} LIMIT {int(limit)}) AS batch",
+            params,
         )
-        for f in failures
+    else:
+        upper = src.scalar(f"SELECT MAX({f}) FROM {quoted} {where}", params)
+    if upper is None:
+        return Scope(quoted), None
+    condition = f"src.{f} <= {p}" + (f" AND src.{f} > {p}" if above else "")
+    return (
+        Scope(
+            quoted,
+            condition,
+            [upper, *params],
+            everything=quoted,
+            everything_condition=f"dup.{f} <= {p}",
+            everything_params=[upper],
+        ),
+        upper,
     )
 
 
-def failing(src: Connector, table: str, check: Check) -> tuple[str, list]:
-    """The SQL condition true for the records that fail the check, with its parameters."""
+SHARED = {
+    Check.Rule.NOT_NULL,
+    Check.Rule.BETWEEN,
+    Check.Rule.IN_SET,
+    Check.Rule.MATCHES,
+    Check.Rule.NOT_FUTURE,
+}
+
+
+def check_records(job, unit, src: Connector, checks: list[Check], scope: Scope) -> Scanned:
+    """Run the checks on the records of the unit's table within `scope`: the row-level ones in
+    one aggregate pass, the others in one set-based query each, then examples of what failed.
+    A check whose SQL breaks is logged and left out; the others go on."""
+    checked_at = timezone.now()
+    shared = [check for check in checks if check.rule in SHARED]
+    records, counts = one_pass(job, unit, src, shared, scope)
+    for check in checks:
+        if check.rule in (Check.Rule.UNIQUE, Check.Rule.REFERENCES):
+            job.checkpoint()
+            counts[check.pk] = guarded(job, unit, check, lambda c=check: count_of(src, c, scope))
+    result = Scanned(records, checked_at=checked_at)
+    for check in checks:
+        if check.rule == Check.Rule.ROW_COUNT:
+            low, high = check.params.get("min"), check.params.get("max")
+            if (low is None or records >= low) and (high is None or records <= high):
+                result.passed.append(check.pk)
+            else:
+                description = f"{check}: {records:,} records, outside [{low}, {high}]"
+                result.failures.append(Failure(check, records, [], description))
+            continue
+        count = counts.get(check.pk)
+        if count is None:
+            continue  # it could not run: logged
+        if not count:
+            result.passed.append(check.pk)
+            continue
+        job.checkpoint()
+        examples = guarded(job, unit, check, lambda c=check: examples_of(job, src, c, scope)) or []
+        result.failures.append(
+            Failure(check, count, examples, f"{check}: {count:,} of {records:,} records fail")
+        )
+    return result
+
+
+def one_pass(job, unit, src: Connector, checks: list[Check], scope: Scope):
+    """The number of records and, for each check, of those that fail it: one query. If it
+    breaks, each check is counted on its own to find (and log) the one that cannot run."""
+    conditions = [failing(src, check, scope) for check in checks]
+    columns = ["COUNT(*)"] + [f"COUNT(*) FILTER (WHERE {sql})" for sql, _ in conditions]
+    params = [value for _, values in conditions for value in values] + scope.params
+    sql = f"SELECT {', '.join(columns)} FROM {scope.relation} AS src WHERE {scope.condition}"
+    job.checkpoint()
+    try:
+        row = src.query(sql, params)[0]
+    except (QueryInterrupted, SourceUnavailable):
+        raise
+    except SourceError:
+        records = src.scalar(
+            f"SELECT COUNT(*) FROM {scope.relation} AS src WHERE {scope.condition}", scope.params
+        )
+        counts = {}
+        for check in checks:
+            job.checkpoint()
+            count = guarded(job, unit, check, lambda c=check: count_of(src, c, scope))
+            if count is not None:
+                counts[check.pk] = count
+        return records, counts
+    return row[0], {check.pk: count for check, count in zip(checks, row[1:], strict=True)}
+
+
+def guarded(job, unit, check: Check, compute):
+    """compute(), or None when the check's SQL fails on this table (logged as a warning)."""
+    try:
+        return compute()
+    except (QueryInterrupted, SourceUnavailable):
+        raise
+    except SourceError as error:
+        job.log(f"Check {check} could not run: {error}", "warning", unit)
+        return None
+
+
+def count_of(src: Connector, check: Check, scope: Scope) -> int:
+    sql, params = failing(src, check, scope)
+    return src.scalar(
+        f"SELECT COUNT(*) FROM {scope.relation} AS src WHERE {scope.condition} AND ({sql})",
+        [*scope.params, *params],
+    )
+
+
+def examples_of(job, src: Connector, check: Check, scope: Scope) -> list[dict]:
+    limit = job.options.get("max_examples", 10)
+    if not limit:
+        return []
+    sql, params = failing(src, check, scope)
+    statement = (
+        f"SELECT * FROM {scope.relation} AS src WHERE {scope.condition} AND ({sql}) "
+        f"LIMIT {int(limit)}"
+    )
+    examples: list[dict] = []
+    for names, rows in src.stream(statement, [*scope.params, *params]):
+        examples += [{n: json_safe(v) for n, v in zip(names, row, strict=True)} for row in rows]
+    return examples
+
+
+def failing(src: Connector, check: Check, scope: Scope) -> tuple[str, list]:
+    """The SQL condition true for the records (alias `src`) that fail the check, and its
+    parameters."""
     p = src.placeholder
     params = check.params or {}
     if check.field is None:
@@ -222,10 +323,11 @@ def failing(src: Connector, table: str, check: Check) -> tuple[str, list]:
         case Check.Rule.NOT_NULL:
             return f"{f} IS NULL", []
         case Check.Rule.UNIQUE:
-            bare = src.quote(check.field.name)
+            bare = f"dup.{src.quote(check.field.name)}"
             return (
-                f"{f} IN (SELECT {bare} FROM {table} AS dup GROUP BY {bare} HAVING COUNT(*) > 1)",
-                [],
+                f"{f} IN (SELECT {bare} FROM {scope.everything} AS dup "
+                f"WHERE {scope.everything_condition} GROUP BY {bare} HAVING COUNT(*) > 1)",
+                list(scope.everything_params),
             )
         case Check.Rule.BETWEEN:
             parts, values = [], []
@@ -248,8 +350,19 @@ def failing(src: Connector, table: str, check: Check) -> tuple[str, list]:
         case Check.Rule.REFERENCES:
             other = src.quote(params.get("container", ""))
             key = src.quote(params.get("field", ""))
-            return (
-                f"{f} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {other} AS ref WHERE ref.{key} = {f})",
-                [],
-            )
+            return f"{f} IS NOT NULL AND {src.absent_from(f, other, key)}", []
     raise SourceError(f"Unknown rule {check.rule!r}")
+
+
+def record_anomalies(job, unit, failures: list[Failure]) -> None:
+    """Each failing check's anomaly on this container: the open one seen again, a resolved one
+    reopened as recurring, or a new one (one open anomaly per check and container)."""
+    for failure in failures:
+        Anomaly.objects.record(
+            container=unit.container,
+            check=failure.check,
+            run_number=job.run.pk,
+            description=failure.description[:500],
+            failed_count=failure.count,
+            examples=failure.examples,
+        )

@@ -144,6 +144,10 @@ class Connector:
         """SQL true when the expression matches the regular expression bound next."""
         raise NotImplementedError
 
+    def absent_from(self, value: str, table: str, key: str) -> str:
+        """SQL true when `value` is not a `key` of `table`: an anti-join, planned linearly."""
+        return f"NOT EXISTS (SELECT 1 FROM {table} AS ref WHERE ref.{key} = {value})"
+
     def length(self, expression: str) -> str:
         return f"LENGTH({expression})"
 

@@ -6,6 +6,7 @@ from django.core.management import call_command
 from accounts.models import Level, Team, User
 from activity.models import Run
 from catalog.models import Anomaly, Datastore
+from schedules.models import Schedule
 
 DEMO_PASSWORD = "runboard-demo"
 
@@ -42,6 +43,14 @@ def test_demo_loads_people_teams_a_datastore_and_real_runs(demo_dir, capsys):
     customers = staging.containers.get(name="customers")
     assert "state" in customers.fields.values_list("name", flat=True)  # a difference from shop
     assert User.objects.get(username="maria").level_on(staging) == Level.EDITOR
+
+    # Two schedules on the shop, so that the Activity fills up by itself (maria owns them).
+    schedules = {s.name: s for s in Schedule.objects.filter(datastore=shop)}
+    assert schedules["Scan every 5 minutes"].cron == "*/5 * * * *"
+    assert schedules["Nightly profile"].in_words == "every day at 02:00 UTC"
+    assert all(
+        s.active and s.next_fire_at and s.owner.username == "maria" for s in schedules.values()
+    )
 
 
 @pytest.mark.django_db(transaction=True)

@@ -17,7 +17,7 @@ from django.db import connection
 
 from activity.models import DeletedRun, Run, RunEvent
 from activity.rules import InvalidTransition
-from tests.base import build_world, make_run
+from tests.base import build_world, make_run, purge_now
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ROUNDS = 10
@@ -110,7 +110,8 @@ def test_abort_from_a_stale_page_against_delete_leaves_the_run_deleted_once(peop
             partial(stale.abort, by=people.editor), partial(fresh.delete_by, people.admin)
         )
         assert outcomes[1][0] == "won" and outcomes[0][0] == "refused", outcomes
-        assert not Run.objects.filter(pk=run.pk).exists()
+        assert Run.objects.get(pk=run.pk).deleted_at
+        purge_now()
         assert DeletedRun.objects.filter(run_number=run.pk).count() == 1
 
 
@@ -137,6 +138,7 @@ def test_delete_pressed_twice_writes_one_audit_record(people):
         a, b = as_seen(run), as_seen(run)
         outcomes = race(partial(a.delete_by, people.editor), partial(b.delete_by, people.admin))
         assert winners(outcomes) == 1, outcomes
+        purge_now()
         assert DeletedRun.objects.filter(run_number=run.pk).count() == 1
 
 

@@ -25,7 +25,8 @@ CASES = {
 
 
 def reload(run: Run) -> Run | None:
-    return Run.objects.filter(pk=run.pk).first()
+    """The run as the Activity now shows it; None once deleted (hidden, for the undo window)."""
+    return Run.objects.filter(pk=run.pk, deleted_at__isnull=True).first()
 
 
 @pytest.mark.parametrize("persona", PERSONAS)

@@ -25,6 +25,8 @@ def catalog(world):
         container=orders, run_number=8, failed_count=1, description="x", status="resolved"
     )
     hidden = Anomaly.objects.create(container=stock, run_number=9, failed_count=1, description="y")
+    for anomaly in (found, closed, hidden):  # as the scans that found them wrote it
+        anomaly.events.create(kind="found", run_number=anomaly.run_number)
     return {"orders": orders, "stock": stock, "found": found, "closed": closed, "hidden": hidden}
 
 

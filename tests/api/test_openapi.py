@@ -23,6 +23,8 @@ SPEC_7 = {
     "/api/anomalies": {"get"},
     "/api/anomalies/{anomaly_id}": {"get"},
     "/api/status": {"get"},
+    "/api/operations/schedule": {"get", "post"},
+    "/api/operations/schedule/{schedule_id}": {"get", "put", "delete"},
 }
 
 

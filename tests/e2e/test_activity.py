@@ -62,7 +62,7 @@ def test_an_editor_launches_watches_aborts_resumes_and_deletes_a_scan(
     page.click(f"#run-{scan}-delete")
     expect(page.locator(f"#run-{scan}")).to_have_count(0)
     assert page.evaluate("window.sameDocument") is True
-    assert not Run.objects.filter(pk=scan).exists()
+    assert Run.objects.get(pk=scan).deleted_at  # hidden at once; gone for good after the undo
 
 
 def test_a_viewer_reads_logs_but_finds_no_action(demo, login, page):

@@ -14,6 +14,7 @@ from activity import engine
 from activity.models import Run
 from catalog.demo_shop import build_shop
 from catalog.models import Check, Datastore
+from schedules.models import Schedule
 
 PASSWORD = "runboard-demo"
 
@@ -70,8 +71,10 @@ class Command(BaseCommand):
     def handle(self, *args, scale: float, no_runs: bool, **options) -> None:
         shop, staging = self.datastores(scale)
         people = self.people(shop, staging)
-        if not no_runs and not shop.runs.exists():
-            self.first_runs(shop, staging, people["admin"])
+        if not no_runs:
+            if not shop.runs.exists():
+                self.first_runs(shop, staging, people["admin"])
+            self.schedules(shop, people["maria"])
         self.stdout.write(self.style.SUCCESS("Demo ready. Log in at http://127.0.0.1:8000/ as:"))
         for username, _, _, what in PEOPLE:
             self.stdout.write(f"  {username:<8} password {PASSWORD:<15} {what}")
@@ -122,6 +125,25 @@ class Command(BaseCommand):
                 teams[team].members.add(user)
             people[username] = user
         return people
+
+    def schedules(self, shop: Datastore, owner: User) -> None:
+        """A Scan every 5 minutes and a nightly Profile: leave `make run` open and the Activity
+        fills up by itself."""
+        for name, type, expression in [
+            ("Scan every 5 minutes", Run.Type.SCAN, "*/5 * * * *"),
+            ("Nightly profile", Run.Type.PROFILE, "0 2 * * *"),
+        ]:
+            if not Schedule.objects.filter(datastore=shop, name=name).exists():
+                Schedule().configure(
+                    by=owner,
+                    name=name,
+                    type=type,
+                    datastore=shop,
+                    target=None,
+                    options={},
+                    cron_expression=expression,
+                    active=True,
+                )
 
     def first_runs(self, shop: Datastore, staging: Datastore, admin: User) -> None:
         """Sync and Profile run here, for real, so the catalog exists; the Scan is queued for the
