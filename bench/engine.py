@@ -431,6 +431,9 @@ def main() -> None:
                 f"    {n} worker{'s' * (n > 1)}: they used {wall.workers_cores:.2f} cores, "
                 f"the whole machine {wall.machine_cores:.2f} of {os.cpu_count()}"
             )
+        # What the engine itself loses to sharing a run: the speed-up for the cores they got.
+        got = walls[2].workers_cores / walls[1].workers_cores
+        print(f"    speed-up per core the two got: {one / two / got:.2f} (1.00: no loss)")
     else:
         print("  (two workers sharing a run: run this bench on PostgreSQL)")
 
