@@ -2,19 +2,44 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.contrib.auth.models import Group
 from django.db.models import Count
 from django.utils import timezone
 
 from accounts.models import ApiToken, Team, User
+
+# Django's groups grant nothing in Runboard (roles and teams do): no page for them.
+admin.site.unregister(Group)
+
+ROLES = (
+    "The role is what the user is in Runboard as a whole: an admin does everything on every "
+    "datastore, a manager also manages teams here, a member has only what their teams give. "
+    "A team's level (reporter … editor) is what its members may do on the team's datastores."
+)
+
+
+class MembershipInline(admin.TabularInline):
+    """The user's teams, on their page: what they may see and do comes from these."""
+
+    model = Team.members.through
+    extra = 0
+    verbose_name = "team"
+    verbose_name_plural = "teams (their level decides what the user sees and does)"
+    autocomplete_fields = ["team"]
 
 
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
     list_display = ["username", "email", "role", "team_list", "is_active", "last_login"]
     list_filter = ["role", "is_active", "is_superuser", "teams"]
+    inlines = [MembershipInline]
+    # Django's groups and single permissions grant nothing in Runboard: roles and teams do.
     fieldsets = [
-        *BaseUserAdmin.fieldsets,
-        ("Runboard", {"fields": ["role"]}),
+        (None, {"fields": ["username", "password"]}),
+        ("Personal info", {"fields": ["first_name", "last_name", "email"]}),
+        ("Runboard", {"fields": ["role"], "description": ROLES}),
+        ("Status", {"fields": ["is_active", "is_staff", "is_superuser"]}),
+        ("Important dates", {"fields": ["last_login", "date_joined"]}),
     ]
     add_fieldsets = [
         *BaseUserAdmin.add_fieldsets,
@@ -29,7 +54,7 @@ class UserAdmin(BaseUserAdmin):
         # only a superuser holds: the flag itself, or Django permissions one by one.
         readonly = ["is_staff", *super().get_readonly_fields(request, obj)]
         if not request.user.is_superuser:
-            readonly += ["is_superuser", "groups", "user_permissions"]
+            readonly += ["is_superuser"]
         return readonly
 
     def has_change_permission(self, request, obj: User | None = None) -> bool:

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
+import statistics
 from datetime import datetime, timedelta
 from functools import lru_cache
 
 from django.conf import settings
 from django.db import IntegrityError, connection, models, transaction
-from django.db.models import F, OuterRef, Q, Subquery
+from django.db.models import Exists, ExpressionWrapper, F, OuterRef, Q, Subquery, Value
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
@@ -42,6 +43,31 @@ class RunQuerySet(models.QuerySet):
 
     def terminal(self) -> RunQuerySet:
         return self.filter(status__in=TERMINAL)
+
+    def looking_wrong(self, now: datetime | None = None) -> RunQuerySet:
+        """Running runs well past their usual time or silent longer than expected, and finished
+        successes that took 3× their usual time or more (see RunTiming)."""
+        now = now or timezone.now()
+        usual = RunTiming.objects.filter(datastore=OuterRef("datastore"), type=OuterRef("type"))
+        elapsed = ExpressionWrapper(
+            Value(now, output_field=models.DateTimeField()) - OuterRef("started_at"),
+            output_field=models.DurationField(),
+        )
+        slow = usual.filter(slow_after__lt=elapsed)
+        took_long = usual.filter(
+            median__lte=ExpressionWrapper(
+                OuterRef("duration") / 3, output_field=models.DurationField()
+            )
+        )
+        running = Q(status=RunStatus.RUNNING) & (
+            Q(heartbeat_at__lt=now - silence_expected()) | Exists(slow)
+        )
+        return self.filter(running | Q(status=RunStatus.SUCCESS) & Exists(took_long))
+
+    def chain_ends(self) -> RunQuerySet:
+        """Runs nobody resumed: a chain of resumes shown as its last run."""
+        resumed = Run.objects.filter(parent=OuterRef("pk"), link=Run.Link.RESUME)
+        return self.exclude(Exists(resumed))
 
     def with_links(self) -> RunQuerySet:
         """Annotate the id of each run's resume, so the rules need no query per row."""
@@ -201,6 +227,57 @@ class Run(models.Model):
     @property
     def summary(self) -> str:
         return self.operation.summary(self)
+
+    # How it compares with its usual time (RunTiming); lists attach `usual` in one query.
+    usual: RunTiming | None = None
+
+    @property
+    def eta(self) -> timedelta | None:
+        """About how long until it ends, from its (datastore, type)'s usual duration."""
+        if self.status != RunStatus.RUNNING or not self.usual or self.elapsed is None:
+            return None
+        return max(self.usual.median - self.elapsed, timedelta(0))
+
+    @property
+    def slower_than_usual(self) -> bool:
+        """Live: well past its usual time. Finished: it took 3× its usual time or more."""
+        if not self.usual or self.elapsed is None or self.status == RunStatus.QUEUED:
+            return False
+        if self.status == RunStatus.RUNNING:
+            return self.elapsed > self.usual.slow_after
+        return self.status == RunStatus.SUCCESS and self.elapsed >= 3 * self.usual.median
+
+    @property
+    def silent_for(self) -> timedelta | None:
+        """How long a running run has had no heartbeat, once that is longer than expected."""
+        if self.status != RunStatus.RUNNING or not self.heartbeat_at:
+            return None
+        silent = timezone.now() - self.heartbeat_at
+        return silent if silent > silence_expected() else None
+
+    def chain(self) -> list[Run]:
+        """The runs this one resumed, oldest first, then itself: one query per link."""
+        runs = [self]
+        while runs[0].link == self.Link.RESUME and runs[0].parent_id:
+            parent = Run.objects.filter(pk=runs[0].parent_id).first()
+            if parent is None:
+                break
+            runs.insert(0, parent)
+        return runs
+
+    def coverage(self) -> tuple[int, int, list[int]] | None:
+        """Over a chain of resumes: the containers that succeeded in any of its runs, of the
+        first run's total, and the chain's run ids; None for a run that resumed nothing."""
+        chain = self.chain()
+        if len(chain) < 2:
+            return None
+        done = (
+            RunContainer.objects.filter(run__in=chain, status=RunContainer.Status.SUCCESS)
+            .values("name")
+            .distinct()
+            .count()
+        )
+        return done, chain[0].containers_total, [run.pk for run in chain]
 
     @property
     def failed_units(self) -> int:
@@ -572,6 +649,8 @@ class Run(models.Model):
             if self.has_logs:
                 self.message = self.log_summary()
                 Run.objects.filter(pk=self.pk).update(message=self.message)
+            if status == RunStatus.SUCCESS:
+                RunTiming.learn(self)
         return bool(landed)
 
     def log_summary(self) -> str:
@@ -860,6 +939,68 @@ class DeletedRun(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.run_number} deleted by {self.deleted_by_name}"
+
+
+def silence_expected() -> timedelta:
+    """A worker beats every HEARTBEAT seconds: silence much longer than that is worth saying."""
+    return timedelta(seconds=max(10.0, 5 * settings.RUNBOARD["HEARTBEAT"]))
+
+
+class RunTiming(models.Model):
+    """How long the successful runs of one type on one datastore usually take: the last SAMPLES
+    durations, and what they say (median, when a live run is slower than usual). Kept as runs
+    land, so a page reads one small row per (datastore, type), never the history."""
+
+    SAMPLES = 20
+    MINIMUM = 5  # fewer successful runs than this say nothing yet
+
+    datastore = models.ForeignKey(Datastore, on_delete=models.CASCADE, related_name="+")
+    type = models.CharField(max_length=16, choices=RunType.choices)
+    seconds = models.JSONField(default=list)
+    median = models.DurationField(null=True)
+    slow_after = models.DurationField(null=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["datastore", "type"], name="runtiming_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} on datastore {self.datastore_id}: about {self.median}"
+
+    @classmethod
+    def learn(cls, run: Run) -> None:
+        """Add a successful run's duration (inside its landing transaction)."""
+        if run.duration is None:
+            return
+        timing, _ = cls.objects.select_for_update().get_or_create(
+            datastore_id=run.datastore_id, type=run.type
+        )
+        timing.seconds = [*timing.seconds, run.duration.total_seconds()][-cls.SAMPLES :]
+        if len(timing.seconds) >= cls.MINIMUM:
+            middle = statistics.median(timing.seconds)
+            spread = statistics.median(abs(s - middle) for s in timing.seconds)
+            timing.median = timedelta(seconds=middle)
+            # Well past: beyond 3 spreads and half as long again, so that a steady type with a
+            # tiny spread is not flagged for being a second late.
+            timing.slow_after = timedelta(seconds=max(middle + 3 * spread, 1.5 * middle, 10))
+        timing.save()
+
+    @classmethod
+    def attach(cls, runs: list[Run]) -> list[Run]:
+        """Give each run its usual timing, in one query for the whole page."""
+        pairs = {(run.datastore_id, run.type) for run in runs}
+        if not pairs:
+            return runs
+        known = Q()
+        for datastore_id, type in pairs:
+            known |= Q(datastore_id=datastore_id, type=type)
+        timings = {
+            (t.datastore_id, t.type): t for t in cls.objects.filter(known, median__isnull=False)
+        }
+        for run in runs:
+            run.usual = timings.get((run.datastore_id, run.type))
+        return runs
 
 
 class RunDay(models.Model):

@@ -14,6 +14,7 @@ from ninja import Query, Router, Schema
 from ninja.errors import HttpError
 from pydantic import Field
 
+from activity import bulk
 from activity.models import Run, RunContainer
 from activity.rules import TERMINAL, Action, InvalidTransition, RunType
 from api.paging import PageQuery, paginate
@@ -322,3 +323,55 @@ def rerun(request, operation_id: int):
 def delete(request, operation_id: int):
     act(request, operation_id, Action.DELETE)
     return HttpResponse(status=204)
+
+
+# Many at once --------------------------------------------------------------------------------------
+
+
+class BulkIn(Schema):
+    """An action on many operations: the listed `ids`, or every one the `filters` of
+    `GET /operations` match (at most 1,000)."""
+
+    action: Literal["abort", "resume", "rerun", "delete"]
+    ids: list[int] | None = Field(None, max_length=bulk.BOUND)
+    filters: OperationFilters | None = None
+
+
+class BulkResult(Schema):
+    id: int
+    result: Literal["done", "refused"]
+    status: int = Field(description="What the single action would answer: 200, 403, 404, 409.")
+    detail: str | None
+    operation_id: int | None = Field(description="The new operation of a resume or rerun.")
+
+
+class BulkOut(Schema):
+    done: int
+    refused: int
+    results: list[BulkResult]
+
+
+@router.post("/bulk", response={200: BulkOut, 422: Error}, summary="Act on many operations")
+def act_on_many(request, body: BulkIn):
+    if body.ids is None and body.filters is None:
+        raise HttpError(422, "ids: give the operations, or filters that select them.")
+    runs = filtered(request, body.filters or OperationFilters())
+    try:
+        ids = bulk.selected(runs, body.ids)
+    except bulk.TooMany as error:
+        raise HttpError(422, str(error)) from None
+    outcomes = bulk.apply(Action(body.action), ids, by=request.user, trigger=Run.Trigger.API)
+    return {
+        "done": sum(o.done for o in outcomes),
+        "refused": sum(not o.done for o in outcomes),
+        "results": [
+            {
+                "id": o.run_id,
+                "result": "done" if o.done else "refused",
+                "status": o.status,
+                "detail": o.reason or None,
+                "operation_id": o.new_run_id,
+            }
+            for o in outcomes
+        ],
+    }

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
-from django.contrib import admin
-from django.db.models import Count
+from django.contrib import admin, messages
+from django.db.models import Count, Q
 
-from catalog.connectors import redact
+from activity.models import Run
+from catalog.connectors import SourceError, connect, redact
 from catalog.models import Anomaly, Check, Container, Datastore, Field
 
 
@@ -22,6 +23,40 @@ class DatastoreAdmin(admin.ModelAdmin):
             .annotate(container_count=Count("containers"))
         )
 
+    def save_model(self, request, obj: Datastore, form, change) -> None:
+        """Saved either way; a connection that fails now is worth a warning before a run fails."""
+        super().save_model(request, obj, form, change)
+        try:
+            connect(obj.connection_url).close()
+        except SourceError as error:
+            messages.warning(
+                request,
+                f"Saved, but Runboard cannot connect to {obj.name} now: {error} Runs on it will "
+                "fail until it answers.",
+            )
+
+    def get_deleted_objects(self, objs, request):
+        """A datastore's runs do not block its deletion: the page says they go too (with an
+        audit record each), and delete_model removes them first."""
+        deleted, counts, perms, protected = super().get_deleted_objects(objs, request)
+        runs = runs_of(objs)
+        if count := runs.count():
+            deleted = [
+                *deleted,
+                f"{count:,} run(s) on or into it, with their containers, logs and timelines: "
+                "removed for good, each leaving an audit record.",
+            ]
+            protected = [p for p in protected if not str(p).startswith("Run: ")]
+        return deleted, counts, perms, protected
+
+    def delete_model(self, request, obj: Datastore) -> None:
+        Run.purge(runs_of([obj]), by=request.user, reason=f"{request.user} (datastore deleted)")
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        Run.purge(runs_of(queryset), by=request.user, reason=f"{request.user} (datastore deleted)")
+        super().delete_queryset(request, queryset)
+
     @admin.display(description="Connection URL", ordering="connection_url")
     def connection(self, datastore: Datastore) -> str:
         return redact(datastore.connection_url)
@@ -29,6 +64,12 @@ class DatastoreAdmin(admin.ModelAdmin):
     @admin.display(description="Containers", ordering="container_count")
     def container_count(self, datastore: Datastore) -> int:
         return datastore.container_count
+
+
+def runs_of(datastores):
+    """The runs that would block deleting these datastores: theirs, and Promotes into them."""
+    ids = [datastore.pk for datastore in datastores]
+    return Run.objects.filter(Q(datastore_id__in=ids) | Q(target_id__in=ids))
 
 
 class FieldInline(admin.TabularInline):

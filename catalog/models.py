@@ -5,7 +5,7 @@ import re
 from datetime import datetime
 from typing import Any, ClassVar
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import RegexValidator
 from django.db import IntegrityError, models, transaction
 from django.db.models import Exists, F, OuterRef, Q
@@ -541,6 +541,65 @@ class Anomaly(models.Model):
 
     def __str__(self) -> str:
         return f"Anomaly {self.pk}: {self.description}"
+
+    # What a person may turn it into, from where it is (SPEC §2's statuses).
+    MOVES = {
+        Status.ACTIVE: (
+            Status.ACKNOWLEDGED,
+            Status.RESOLVED,
+            Status.INVALID,
+            Status.DUPLICATE,
+            Status.DISCARDED,
+        ),
+        Status.ACKNOWLEDGED: (
+            Status.ACTIVE,
+            Status.RESOLVED,
+            Status.INVALID,
+            Status.DUPLICATE,
+            Status.DISCARDED,
+        ),
+        Status.RESOLVED: (Status.ACTIVE,),
+        Status.INVALID: (Status.ACTIVE,),
+        Status.DUPLICATE: (Status.ACTIVE,),
+        Status.DISCARDED: (Status.ACTIVE,),
+    }
+
+    def moves_for(self, user) -> tuple[str, ...]:
+        """The statuses this user may set now: editors of its datastore only."""
+        return self.MOVES[self.status] if user.can_edit(self.container.datastore_id) else ()
+
+    def set_status(self, status: str, *, by, note: str = "") -> None:
+        """Acknowledge, resolve, reopen… as a person, recorded in its history. PermissionDenied
+        without the editor level; ValidationError when it moved on, or when reopening it would
+        make a second open anomaly of its check."""
+        if not by.can_edit(self.container.datastore_id):
+            raise PermissionDenied(
+                f"You need the editor permission on {self.container.datastore} to change anomalies."
+            )
+        was = self.status
+        if status not in self.MOVES.get(was, ()):
+            raise ValidationError(
+                f"Anomaly {self.pk} is {self.get_status_display().lower()}: it cannot become {status}."
+            )
+        changes = {"status": status}
+        if status == self.Status.RESOLVED:
+            changes |= {"resolved_at": timezone.now(), "resolved_by_run_number": None}
+        elif status in self.OPEN:
+            changes["resolved_at"] = None
+        try:
+            with transaction.atomic():
+                if not Anomaly.objects.filter(pk=self.pk, status=was).update(**changes):
+                    raise ValidationError(f"Anomaly {self.pk} changed meanwhile: look again.")
+                kind = {
+                    self.Status.ACKNOWLEDGED: AnomalyEvent.Kind.ACKNOWLEDGED,
+                    self.Status.RESOLVED: AnomalyEvent.Kind.RESOLVED,
+                }.get(status, AnomalyEvent.Kind.CHANGED)
+                self.events.create(kind=kind, actor=by, note=note or f"{was} → {status}")
+        except IntegrityError:
+            raise ValidationError(
+                f"Another anomaly of this check is open on {self.container}: it cannot be reopened."
+            ) from None
+        self.refresh_from_db()
 
     def get_absolute_url(self) -> str:
         return reverse("catalog:anomaly-detail", args=[self.pk])

@@ -26,15 +26,17 @@ from activity.operations.base import (
 )
 from activity.rules import RunType
 from catalog.connectors import Connector, QueryInterrupted, SourceError, SourceUnavailable
-from catalog.models import Anomaly, Check
+from catalog.models import Anomaly, Check, Field
 
 
 class ScanOptions(OptionsForm):
     mode = forms.ChoiceField(
         choices=[("full", "Full"), ("incremental", "Incremental")], initial="full"
     )
-    incremental_field = forms.CharField(
-        required=False, max_length=255, help_text="Incremental: scan records above its last value."
+    incremental_field = forms.ChoiceField(
+        required=False,
+        help_text="Incremental: scan the records above its last value; every container scanned "
+        "must have it.",
     )
     max_examples = forms.IntegerField(initial=10, min_value=0, max_value=100)
     record_limit = forms.IntegerField(
@@ -49,11 +51,40 @@ class ScanOptions(OptionsForm):
         help_text="Resolve open anomalies of checks that pass again (full scans).",
     )
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["incremental_field"].choices = [("", "—")] + [
+            (name, name) for name in present_fields(self.datastore).distinct().order_by("name")
+        ]
+
     def clean(self):
         data = super().clean()
-        if data.get("mode") == "incremental" and not data.get("incremental_field"):
+        name = data.get("incremental_field")
+        if (
+            data.get("mode") == "incremental"
+            and not name
+            and "incremental_field" not in self.errors
+        ):
             self.add_error("incremental_field", "An incremental scan needs an incremental field.")
+        elif name and data.get("mode") == "incremental":
+            containers = self.datastore.containers.present()
+            if data.get("containers"):
+                containers = containers.filter(name__in=data["containers"])
+            lacking = containers.exclude(fields__name=name, fields__removed_at__isnull=True)
+            if names := list(lacking.values_list("name", flat=True)[:4]):
+                self.add_error(
+                    "incremental_field",
+                    f"{', '.join(names)} {'has' if len(names) == 1 else 'have'} no field {name}: "
+                    "choose one every container scanned has, or fewer containers.",
+                )
         return data
+
+
+def present_fields(datastore):
+    """The names of the fields of a datastore's present containers."""
+    return Field.objects.filter(
+        container__datastore=datastore, container__removed_at__isnull=True, removed_at__isnull=True
+    ).values_list("name", flat=True)
 
 
 @dataclass

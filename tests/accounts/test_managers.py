@@ -83,7 +83,6 @@ def test_a_manager_sees_users_but_cannot_change_a_role(client, world):
         "/admin/accounts/user/add/",
         "/admin/catalog/datastore/",
         "/admin/activity/deletedrun/",
-        "/admin/auth/group/",
     ],
 )
 def test_a_manager_has_nothing_else_in_the_django_admin(client, url):

@@ -28,6 +28,9 @@ def change_form(user: User, **fields: object) -> dict[str, object]:
         "role": user.role,
         "date_joined_0": user.date_joined.strftime("%Y-%m-%d"),
         "date_joined_1": user.date_joined.strftime("%H:%M:%S"),
+        # The teams inline, left as it is.
+        "Team_members-TOTAL_FORMS": "0",
+        "Team_members-INITIAL_FORMS": "0",
         **fields,
     }
 
@@ -67,12 +70,13 @@ def test_an_admin_cannot_make_themselves_a_superuser(admin, world):
     assert not world.persona("admin").is_superuser
 
 
-def test_an_admin_sees_the_superuser_flag_and_permissions_read_only(admin, world):
+def test_an_admin_sees_the_superuser_flag_read_only_and_no_django_permissions(admin, world):
     page = admin.get(f"/admin/accounts/user/{world.viewer.pk}/change/").content.decode()
     assert 'name="role"' in page
     for field in ("is_superuser", "is_staff", "groups", "user_permissions"):
         assert f'name="{field}"' not in page, field
     assert "Superuser status" in page  # still shown
+    assert "Groups" not in page and "User permissions" not in page  # they grant nothing here
 
 
 def test_an_admin_cannot_change_a_superusers_account(admin, world):
@@ -92,16 +96,41 @@ def test_an_admin_cannot_change_a_superusers_account(admin, world):
     assert root.is_active and root.check_password(PASSWORD)
 
 
-def test_a_superuser_grants_superuser_and_permissions(world):
-    permission = Permission.objects.get(codename="change_user")
+def test_a_superuser_grants_superuser(world):
     root = client_for(world.persona("superuser"))
     page = root.get(f"/admin/accounts/user/{world.viewer.pk}/change/").content.decode()
     assert 'name="is_superuser"' in page
     response = root.post(
         f"/admin/accounts/user/{world.viewer.pk}/change/",
-        change_form(world.viewer, is_superuser="on", user_permissions=[permission.pk]),
+        change_form(world.viewer, is_superuser="on"),
     )
     assert response.status_code == 302
     viewer = world.persona("viewer")
     assert viewer.is_superuser and viewer.is_staff
-    assert list(viewer.user_permissions.all()) == [permission]
+
+
+def test_the_user_page_shows_and_edits_their_teams(world):
+    from accounts.models import Team
+
+    root = client_for(world.persona("superuser"))
+    page = root.get(f"/admin/accounts/user/{world.viewer.pk}/change/").content.decode()
+    assert "viewer team" in page and "A team's level" in page
+    watchers = Team.objects.get(name="watchers")
+    memberships = list(world.viewer.teams.through.objects.filter(user=world.viewer))
+    form = change_form(world.viewer) | {
+        "Team_members-TOTAL_FORMS": str(len(memberships) + 1),
+        "Team_members-INITIAL_FORMS": str(len(memberships)),
+    }
+    for i, membership in enumerate(memberships):
+        form |= {f"Team_members-{i}-id": membership.pk, f"Team_members-{i}-user": world.viewer.pk}
+        form[f"Team_members-{i}-team"] = membership.team_id
+        if membership.team == watchers:
+            form[f"Team_members-{i}-DELETE"] = "on"
+    editors = Team.objects.get(name="editor team")
+    form |= {f"Team_members-{len(memberships)}-team": editors.pk}
+    form[f"Team_members-{len(memberships)}-user"] = world.viewer.pk
+    assert root.post(f"/admin/accounts/user/{world.viewer.pk}/change/", form).status_code == 302
+    assert set(world.persona("viewer").teams.values_list("name", flat=True)) == {
+        "viewer team",
+        "editor team",
+    }

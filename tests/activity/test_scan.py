@@ -4,6 +4,7 @@ incremental scans."""
 from __future__ import annotations
 
 import pytest
+from django.core.exceptions import ValidationError
 
 from activity.models import Run
 from catalog.models import Anomaly
@@ -95,3 +96,35 @@ def test_an_incremental_scan_reads_only_new_records(world, source):
         Anomaly.objects.seen_by(second.pk).values_list("quality_check__rule", "failed_count")
     )
     assert counts == {"not_null": 1, "between": 1}
+
+
+def test_an_incremental_field_is_one_every_scanned_container_has(world):
+    launch(world, Run.Type.SYNC)
+    common = Run.launch(
+        Run.Type.SCAN,
+        world.shop,
+        by=world.editor,
+        options={"mode": "incremental", "incremental_field": "id"},
+    )
+    assert common.options["incremental_field"] == "id"
+    with pytest.raises(ValidationError, match="no field email: choose one every container"):
+        Run.launch(
+            Run.Type.SCAN,
+            world.shop,
+            by=world.editor,
+            options={"mode": "incremental", "incremental_field": "email"},  # customers only
+        )
+    with pytest.raises(ValidationError, match="not one of the available choices"):
+        Run.launch(
+            Run.Type.SCAN,
+            world.shop,
+            by=world.editor,
+            options={"mode": "incremental", "incremental_field": "created_at"},
+        )
+    only = Run.launch(
+        Run.Type.SCAN,
+        world.shop,
+        by=world.editor,
+        options={"containers": ["customers"], "mode": "incremental", "incremental_field": "email"},
+    )
+    assert only.options["incremental_field"] == "email"

@@ -24,6 +24,7 @@ SPEC_7 = {
     "/api/anomalies/{anomaly_id}": {"get"},
     "/api/status": {"get"},
     "/api/operations/schedule": {"get", "post"},
+    "/api/operations/bulk": {"post"},
     "/api/operations/schedule/{schedule_id}": {"get", "put", "delete"},
 }
 

@@ -119,7 +119,7 @@ def launched(api, **body) -> dict:
 
 def test_the_api_names_its_options_as_clients_send_them(world, api):
     for name in ("orders", "customers"):
-        world.shop.containers.create(name=name)
+        world.shop.containers.create(name=name).fields.create(name="id", type="INTEGER")
     shop = world.shop.pk
     assert launched(api, type="catalog", datastore_id=shop, include=["table"], prune=True) == {
         "include": ["tables"],

@@ -173,3 +173,35 @@ def test_the_admin_lists_datastores_without_their_credentials(visit, catalog, pe
     assert "postgresql://shop_owner:•••@db.internal:5432/shop" in html
     for secret in SECRETS:
         assert secret not in html
+
+
+def test_saving_a_datastore_that_does_not_answer_warns_and_still_saves(world, settings, tmp_path):
+    from tests.base import client_for
+
+    folder = settings.RUNBOARD["SQLITE_DIRS"][0]
+    response = client_for(world, "superuser").post(
+        "/admin/catalog/datastore/add/",
+        {
+            "name": "later",
+            "connection_url": f"sqlite:///{folder}/not-there-yet.db",
+            "enrichment_prefix": "rb",
+        },
+        follow=True,
+    )
+    assert "cannot connect to later now" in response.content.decode()
+    assert Datastore.objects.filter(name="later").exists()
+
+
+def test_a_datastore_with_runs_is_deleted_after_saying_what_happens_to_them(world):
+    from activity.models import DeletedRun, Run
+    from tests.base import client_for, make_run
+
+    run = make_run(world.other, status="success")
+    admin = client_for(world, "superuser")
+    page = admin.get(f"/admin/catalog/datastore/{world.other.pk}/delete/").content.decode()
+    assert "1 run(s) on or into it" in page and "audit record" in page
+    assert "Cannot delete" not in page
+    admin.post(f"/admin/catalog/datastore/{world.other.pk}/delete/", {"post": "yes"})
+    assert not Datastore.objects.filter(pk=world.other.pk).exists()
+    assert not Run.objects.filter(pk=run.pk).exists()
+    assert DeletedRun.objects.get(run_number=run.pk).deleted_by_name.endswith("(datastore deleted)")
