@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import sqlite3
@@ -316,15 +317,15 @@ def machine_busy() -> float:
     return 0.0
 
 
-def recovery(admin: User, store: Datastore, containers: int = 40, repeat: int = 3) -> float:
-    """Median seconds from killing (kill -9) the worker that holds a container to the run
-    ending `success` on its own. Its containers are gated (tests/gate.py): worker A holds the
+def recovery(admin: User, store: Datastore, containers: int = 40, repeat: int = 7) -> list[float]:
+    """Seconds from killing (kill -9) the worker that holds a container to the run ending
+    `success` on its own, for each of `repeat` runs. Its containers are gated (tests/gate.py): worker A holds the
     first at its gate while worker B does all the others, so the time measured is the healing
     alone — the reaper noticing the silence, and a live worker finishing what A held."""
     names = [f"g{i:02d}" for i in range(containers)]
     for name in names:
         Container.objects.get_or_create(datastore=store, name=name)
-    return statistics.median(heal(admin, store, names) for _ in range(repeat))
+    return [heal(admin, store, names) for _ in range(repeat)]
 
 
 def heal(admin: User, store: Datastore, names: list[str]) -> float:
@@ -340,6 +341,8 @@ def heal(admin: User, store: Datastore, names: list[str]) -> float:
             lambda: Run.objects.get(pk=run.pk).containers_done == len(names) - 1,
             "worker B to do the others",
         )
+        # At a random moment of the reaper's cycle: a fixed one would measure one phase only.
+        time.sleep(random.uniform(0, float(RECOVERY_ENV["RUNBOARD_REAP_EVERY"])))
         a.kill()
         killed = time.perf_counter()
         a.wait()
@@ -449,10 +452,11 @@ def main() -> None:
     )[0]
     healed = recovery(admin, gated)
     row(
-        "  ... until its run ends success, by itself",
-        f"{healed:.2f} s",
+        f"  ... until its run ends success, by itself ({len(healed)} kills)",
+        f"median {statistics.median(healed):.2f} s",
+        f"worst {max(healed):.2f} s",
         f"target ≤ {timeout + tick:g} s",
-        verdict(healed <= timeout + tick),
+        verdict(max(healed) <= timeout + tick),
     )
 
 
