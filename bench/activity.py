@@ -60,7 +60,7 @@ def seed() -> None:
             INSERT INTO activity_run (id, type, status, datastore_id, target_id, options, triggered_by_id, trigger,
                 trigger_label, request_key, created_at, started_at, finished_at, duration, heartbeat_at,
                 abort_requested_at, aborted_by_id, parent_id, link, message, detail, has_logs, counters,
-                containers_total, containers_done, containers_succeeded)
+                containers_total, containers_done, containers_succeeded, task_id, requeues)
             SELECT i,
                 (ARRAY['sync','profile','scan','scan','scan','export','materialize','promote','external_scan'])[1 + i % 9],
                 CASE WHEN i > {RUNS - LIVE} THEN 'running' WHEN i % 33 = 0 THEN 'failure' WHEN i % 51 = 0 THEN 'aborted' ELSE 'success' END,
@@ -76,18 +76,19 @@ def seed() -> None:
                 i % 10 = 0,
                 jsonb_build_object('containers_scanned', {UNITS_PER_RUN}, 'records_scanned', i % 100000, 'anomalies_identified', i % 17),
                 {UNITS_PER_RUN}, CASE WHEN i > {RUNS - LIVE} THEN i % {UNITS_PER_RUN} ELSE {UNITS_PER_RUN} END,
-                CASE WHEN i > {RUNS - LIVE} THEN i % {UNITS_PER_RUN} WHEN i % 33 = 0 THEN 7 ELSE {UNITS_PER_RUN} END
+                CASE WHEN i > {RUNS - LIVE} THEN i % {UNITS_PER_RUN} WHEN i % 33 = 0 THEN 7 ELSE {UNITS_PER_RUN} END,
+                '', 0
             FROM generate_series(1, {RUNS}) AS i
             """
         )
         c.execute(
             f"""
             INSERT INTO activity_runcontainer (run_id, container_id, name, position, status, started_at, finished_at,
-                heartbeat_at, worker, counters, result, error)
+                heartbeat_at, worker, losses, counters, result, error)
             SELECT r.id, NULL, 'table_' || p, p,
                 CASE WHEN p < r.containers_succeeded THEN 'success' WHEN r.status = 'running' AND p = r.containers_succeeded THEN 'running'
                      WHEN r.status = 'failure' AND p = 7 THEN 'failure' ELSE 'pending' END,
-                r.started_at, r.finished_at, NULL, 'bench:1',
+                r.started_at, r.finished_at, NULL, 'bench:1', 0,
                 jsonb_build_object('records_scanned', 1000 + p, 'anomalies_identified', p % 3), '{{}}'::jsonb, ''
             FROM activity_run r CROSS JOIN generate_series(0, {UNITS_PER_RUN - 1}) AS p
             """
@@ -117,8 +118,8 @@ def seed() -> None:
         c.execute(
             f"""
             INSERT INTO activity_runcontainer (run_id, container_id, name, position, status, started_at, finished_at,
-                heartbeat_at, worker, counters, result, error)
-            SELECT {RUNS // 2}, NULL, 'big_table_' || p, {UNITS_PER_RUN} + p, 'success', now(), now(), NULL, 'bench:1',
+                heartbeat_at, worker, losses, counters, result, error)
+            SELECT {RUNS // 2}, NULL, 'big_table_' || p, {UNITS_PER_RUN} + p, 'success', now(), now(), NULL, 'bench:1', 0,
                 '{{"records_scanned": 5000}}'::jsonb, '{{}}'::jsonb, ''
             FROM generate_series(1, {BIG_RUN_UNITS - UNITS_PER_RUN}) AS p
             """
