@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from django import forms
-from django.db.models import Avg, BigIntegerField, Count, OuterRef, Q, Subquery, Sum
+from django.core.cache import cache
+from django.db.models import Avg, BigIntegerField, Count, F, OuterRef, Q, Subquery, Sum
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
 from django.utils import timezone
@@ -112,6 +113,17 @@ def cursor_of(run: Run, sort: str) -> str:
     return str(run.pk)
 
 
+def rows(runs):
+    """The runs as their rows print them: with the names of their datastores and people, rather
+    than a model instance of each (building those cost more than printing the whole row)."""
+    return runs.with_links().annotate(
+        datastore_name=F("datastore__name"),
+        target_name=F("target__name"),
+        triggered_by_name=F("triggered_by__username"),
+        aborted_by_name=F("aborted_by__username"),
+    )
+
+
 def filter_form(user: User, data) -> RunFilters:
     datastores = Datastore.objects.visible_to(user).only("name")
     people = User.objects.filter(is_active=True).only("username").order_by("username")
@@ -166,17 +178,17 @@ def page(runs, filters: dict) -> Page:
     if cursor:
         runs = runs.filter(beyond(columns, cursor, forward=not backwards))
     order = [f"{'-' if desc != backwards else ''}{name}" for name, desc in columns]
-    rows = list(runs.for_rows().order_by(*order)[: size + 1])
-    more = len(rows) > size
-    rows = rows[:size]
+    found = list(rows(runs).order_by(*order)[: size + 1])
+    more = len(found) > size
+    found = found[:size]
     if backwards:
-        rows.reverse()
+        found.reverse()
     at_start = not cursor or (backwards and not more)
-    at_end = (not backwards and not more) or not rows
+    at_end = (not backwards and not more) or not found
     return Page(
-        runs=rows,
-        newer=None if at_start or not rows else cursor_of(rows[0], sort),
-        older=None if at_end else cursor_of(rows[-1], sort),
+        runs=found,
+        newer=None if at_start or not found else cursor_of(found[0], sort),
+        older=None if at_end else cursor_of(found[-1], sort),
     )
 
 
@@ -288,9 +300,9 @@ def detail(run: Run, *, errors_only: bool = False, after_log: int | None = None)
 
 
 class Insights:
-    """The figures above the list. The page renders them in a fragment cached for INSIGHTS_TTL
-    seconds per scope, so these queries (a week of runs, 26 weeks of daily counts) run at most
-    that often, not on every request."""
+    """The figures above the list, cached for TTL seconds per set of visible datastores, so these
+    queries (a week of runs, 26 weeks of daily counts) run at most that often, not on every
+    request."""
 
     TTL = 30
 
@@ -300,22 +312,27 @@ class Insights:
     @property
     def cache_key(self) -> str:
         if self.scope is not None:
-            seen = f"datastore {self.scope.pk}"
+            seen = f"datastore-{self.scope.pk}"
         else:
             seen = (
                 "all"
                 if self.user.is_admin
                 else ",".join(map(str, sorted(self.user.datastore_levels)))
             )
-        return f"{seen}|{timezone.now().date()}|{self.selected}"
+        return f"activity-insights|{seen}|{timezone.now().date()}"
 
     @cached_property
     def kpis(self) -> dict:
-        return kpis(self.user, self.scope)
+        return cache.get_or_set(
+            f"{self.cache_key}|kpis", lambda: kpis(self.user, self.scope), self.TTL
+        )
 
     @cached_property
     def heatmap(self) -> dict:
-        return heatmap(self.user, self.scope, self.selected)
+        figures = cache.get_or_set(
+            f"{self.cache_key}|heatmap", lambda: heatmap(self.user, self.scope), self.TTL
+        )
+        return {**figures, "selected": self.selected}
 
 
 def kpis(user: User, scope: Datastore | None = None) -> dict:

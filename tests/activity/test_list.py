@@ -176,11 +176,11 @@ def test_the_live_request_updates_rows_and_stops_once_all_are_terminal(world, ed
     response = editor.get(f"/activity/live/?run={running.pk}:running&run={done.pk}:running")
     html = response.content.decode()
     # still running: only the cells that move; finished: the whole row, with its new actions
-    assert f'<td id="run-{running.pk}-progress" hx-swap-oob="true">' in html
+    assert f'<td id="run-{running.pk}-progress" hx-swap-oob="true" class="progress live">' in html
     assert f'<td id="run-{running.pk}-timing" class="num" hx-swap-oob="true">' in html
     assert f'id="run-{running.pk}-row"' not in html
     assert f'<table>\n<tr id="run-{done.pk}-row" class="run-row" hx-swap-oob="true">' in html
-    assert f'id="run-{done.pk}-rerun"' in html
+    assert f'formaction="{done.url}rerun/"' in html
     assert "every 2s" in html  # one still live
     assert f"Run #{done.pk} Scan: Success." in html  # announced to screen readers
 
