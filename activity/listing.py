@@ -18,9 +18,9 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.functional import cached_property
 
-from accounts.models import User
+from accounts.models import Level, Team, User
 from activity.models import Run, RunContainer, RunDay, RunEvent, RunLog
-from activity.rules import RunStatus, RunType
+from activity.rules import LIVE, RunStatus, RunType
 from catalog.forms import DayField, parse_id, parse_number
 from catalog.models import Anomaly, Datastore
 
@@ -48,7 +48,10 @@ class RunFilters(forms.Form):
     type = forms.ChoiceField(required=False, choices=[("", "All types"), *RunType.choices])
     status = forms.ChoiceField(required=False, choices=[("", "All"), *RunStatus.choices])
     datastore = forms.TypedChoiceField(required=False, coerce=int, empty_value=None)
-    triggered_by = forms.TypedChoiceField(required=False, coerce=int, empty_value=None)
+    # Who triggered the runs: a username typed in (the list of everyone who could launch grows
+    # with the users, and it was a query on every page), or a user's id from a link.
+    by = forms.CharField(required=False, max_length=150, strip=True, label="Triggered by")
+    triggered_by = forms.CharField(required=False, max_length=20)
     has_logs = forms.BooleanField(required=False)
     created_from = DayField(required=False)
     created_to = DayField(required=False)
@@ -59,13 +62,13 @@ class RunFilters(forms.Form):
     after = forms.CharField(required=False, max_length=60)
     before = forms.CharField(required=False, max_length=60)
 
-    def __init__(self, *args, datastores, people, **kwargs):
+    def __init__(self, *args, datastores: list[tuple[int, str]], **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["datastore"].choices = [("", "All"), *((d.pk, d.name) for d in datastores)]
-        self.fields["triggered_by"].choices = [
-            ("", "Anyone"),
-            *((u.pk, u.username) for u in people),
-        ]
+        self.fields["datastore"].choices = [("", "All"), *datastores]
+
+    def clean_triggered_by(self) -> int | None:
+        text = self.cleaned_data["triggered_by"].strip()
+        return parse_id(text) if text else None
 
     def clean_q(self) -> int | None:
         text = self.cleaned_data["q"].strip().lstrip("#")
@@ -125,37 +128,53 @@ def rows(runs):
 
 
 def filter_form(user: User, data) -> RunFilters:
-    datastores = Datastore.objects.visible_to(user).only("name")
-    people = User.objects.filter(is_active=True).only("username").order_by("username")
-    if not user.is_admin:  # who can launch runs the user sees: their teams' members and admins
-        people = people.filter(
-            Q(teams__datastores__in=list(user.datastore_levels))
-            | Q(role=User.Role.ADMIN)
-            | Q(is_superuser=True)
-        ).distinct()
-    return RunFilters(data, datastores=datastores, people=people)
+    return RunFilters(data, datastores=datastores_seen(user))
 
 
-def filtered(user: User, filters: dict, scope: Datastore | None = None):
-    """Visible runs matching the filters, status excepted (the tabs count without it)."""
-    runs = Run.objects.visible_to(user)
+def datastores_seen(user: User) -> list[tuple[int, str]]:
+    """The datastores the user sees, by name, for the filter.
+
+    For a member it is one query over their teams, which also tells their level on each
+    datastore and the badge of their header: User.datastore_levels and User.badge, by the same
+    rules, are set from it instead of asking two more queries.
+    """
+    if user.is_admin:
+        return list(Datastore.objects.order_by("name").values_list("pk", "name"))
+    teams = Team.objects.filter(members=user).order_by("-level", "name")
+    rows = list(teams.values_list("name", "level", "datastores__pk", "datastores__name"))
+    levels: dict[int, Level] = {}
+    names: dict[int, str] = {}
+    for _, level, pk, name in rows:
+        if pk is not None:
+            levels[pk] = max(levels.get(pk, Level(level)), Level(level))
+            names[pk] = name
+    user.datastore_levels = levels
+    user.badge = f"{Level(rows[0][1]).label} · {rows[0][0]}" if rows else "No team yet"
+    return sorted(names.items(), key=lambda item: item[1])
+
+
+def matching(filters: dict, scope: Datastore | None = None) -> Q:
+    """The filters as one condition, status excepted (the tabs count without it)."""
+    condition = Q()
     if scope is not None:
-        runs = runs.filter(datastore=scope)
+        condition &= Q(datastore=scope)
     if filters.get("q") is not None:
-        runs = runs.filter(pk=filters["q"])
+        condition &= Q(pk=filters["q"])
     if filters.get("type"):
-        runs = runs.filter(type=filters["type"])
+        condition &= Q(type=filters["type"])
     if filters.get("datastore"):
-        runs = runs.filter(datastore_id=filters["datastore"])
+        condition &= Q(datastore_id=filters["datastore"])
+    if filters.get("by"):
+        condition &= Q(triggered_by__username=filters["by"])
     if filters.get("triggered_by"):
-        runs = runs.filter(triggered_by_id=filters["triggered_by"])
+        condition &= Q(triggered_by_id=filters["triggered_by"])
     if filters.get("has_logs"):
-        runs = runs.filter(has_logs=True)
+        condition &= Q(has_logs=True)
     if filters.get("created_from"):
-        runs = runs.filter(created_at__gte=start_of(filters["created_from"]))
+        condition &= Q(created_at__gte=start_of(filters["created_from"]))
     if filters.get("created_to"):
-        runs = runs.filter(created_at__lt=start_of(filters["created_to"] + timedelta(days=1)))
-    return runs
+        condition &= Q(created_at__lt=start_of(filters["created_to"] + timedelta(days=1)))
+    return condition
 
 
 @dataclass
@@ -203,9 +222,24 @@ def beyond(columns, cursor: tuple, *, forward: bool) -> Q:
     return condition
 
 
-def live_counts(runs) -> dict[str, int]:
-    """Queued and running counts for the tabs: only live runs are counted, never the history."""
-    return dict(runs.live().order_by().values_list("status").annotate(n=Count("id")))
+def live_figures(user: User, condition: Q, shown: list[Run]) -> tuple[dict, dict]:
+    """The tabs' live counts (of the runs matching the filters) and the queue places of the
+    page's queued runs (among every queued run the user sees, as queue_places() tells them): one
+    aggregate over the user's live runs, however many there are on the page."""
+    waiting = sorted(run.pk for run in shown if run.status == RunStatus.QUEUED)
+    figures = (
+        Run.objects.visible_to(user)
+        .live()
+        .aggregate(
+            **{status: Count("pk", filter=condition & Q(status=status)) for status in LIVE},
+            **{
+                f"p{pk}": Count("pk", filter=Q(status=RunStatus.QUEUED, pk__lte=pk))
+                for pk in waiting
+            },
+        )
+    )
+    places = {pk: figures[f"p{pk}"] for pk in waiting}
+    return {status: figures[status] for status in LIVE}, places
 
 
 def queue_places(runs: list[Run], user: User) -> dict[int, int]:

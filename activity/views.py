@@ -30,9 +30,10 @@ def visible_run(request, pk: int) -> Run:
     return get_object_or_404(visible_runs(request), pk=pk)
 
 
-def prepare(runs: list[Run], user) -> list[Run]:
+def prepare(runs: list[Run], user, places: dict[int, int] | None = None) -> list[Run]:
     """Attach what each row shows that is not a column: its actions and its place in the queue."""
-    places = listing.queue_places(runs, user)
+    if places is None:
+        places = listing.queue_places(runs, user)
     for run in runs:
         run.actions = run.actions_for(user)
         run.queue_place = places.get(run.pk)
@@ -56,13 +57,14 @@ def run_list(request, datastore_id: int | None = None):
         context |= {"runs": [], "errors": errors, "live_counts": {}, "live_rows": 0}
         return render(request, results_or_page(request), context, status=400)
     filters = form.cleaned_data
-    runs = listing.filtered(request.user, filters, scope)
-    page = listing.page(runs, filters)
+    condition = listing.matching(filters, scope)
+    page = listing.page(Run.objects.visible_to(request.user).filter(condition), filters)
+    live_counts, places = listing.live_figures(request.user, condition, page.runs)
     context |= {
-        "runs": prepare(page.runs, request.user),
+        "runs": prepare(page.runs, request.user, places),
         "page": page,
         "filters": filters,
-        "live_counts": listing.live_counts(runs),
+        "live_counts": live_counts,
         "live_rows": sum(run.is_live for run in page.runs),
         "query": query_without(request, "after", "before", "status"),
     }

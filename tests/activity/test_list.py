@@ -10,6 +10,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from accounts.models import Team, User
 from activity.models import Run, RunLog
 from tests.base import make_run
 
@@ -219,7 +220,10 @@ def count_queries(client, url, django_assert_max_num_queries, limit, **headers):
         assert client.get(url, **headers).status_code == 200
 
 
-LIST_QUERIES = 11
+# The session, its user, the user's teams (levels, badge, the datastores of the filter), the page
+# of runs, the live counts with the queue places; and the KPIs and heatmap once per 30 seconds.
+LIST_QUERIES = 5
+FIGURES_QUERIES = 2
 
 
 @pytest.mark.parametrize("runs", [2, 50])
@@ -230,7 +234,31 @@ def test_the_list_page_costs_the_same_queries_for_any_page_size(
         make_run(
             world.shop, status=["queued", "running", "failure", "success"][i % 4], by=world.editor
         )
+    limit = LIST_QUERIES + FIGURES_QUERIES
+    count_queries(editor, "/activity/", django_assert_max_num_queries, limit)
     count_queries(editor, "/activity/", django_assert_max_num_queries, LIST_QUERIES)
+
+
+def test_the_list_page_costs_the_same_queries_however_many_people_could_launch(
+    world, editor, django_assert_max_num_queries
+):
+    make_run(world.shop, status="success", by=world.editor)
+    editor.get("/activity/")  # the figures above the list are cached from here on
+    with django_assert_max_num_queries(LIST_QUERIES):
+        editor.get("/activity/")
+    team = Team.objects.filter(members=world.editor).first()
+    team.members.add(*(User.objects.create_user(f"member{i}") for i in range(30)))
+    count_queries(editor, "/activity/", django_assert_max_num_queries, LIST_QUERIES)
+    assert "member29" not in editor.get("/activity/").content.decode()
+
+
+def test_filter_by_who_triggered_a_run_typing_their_name(world, editor):
+    mine = make_run(world.shop, status="success", by=world.editor)
+    make_run(world.shop, status="success", by=world.admin)
+    assert ids(editor.get("/activity/?by=editor")) == [mine.pk]
+    assert ids(editor.get("/activity/?by=nobody")) == []
+    page = editor.get("/activity/?by=editor").content.decode()
+    assert 'name="by" value="editor"' in page
 
 
 @pytest.mark.parametrize(("units", "lines"), [(2, 3), (300, 600)])
