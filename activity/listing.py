@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from django import forms
-from django.core.cache import cache
 from django.db.models import Avg, BigIntegerField, Count, F, OuterRef, Q, Subquery, Sum
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
@@ -55,6 +54,7 @@ class RunFilters(forms.Form):
     has_logs = forms.BooleanField(required=False)
     created_from = DayField(required=False)
     created_to = DayField(required=False)
+    day = DayField(required=False)  # a day of the heatmap: from and to that day
     sort = forms.ChoiceField(required=False, choices=SORT_LABELS)
     size = forms.TypedChoiceField(
         required=False, coerce=int, empty_value=50, choices=[(n, n) for n in PAGE_SIZES]
@@ -82,6 +82,8 @@ class RunFilters(forms.Form):
     def clean(self):
         data = super().clean()
         data["sort"] = data.get("sort") or "newest"
+        if data.get("day"):
+            data["created_from"] = data["created_to"] = data["day"]
         start, end = data.get("created_from"), data.get("created_to")
         if start and end and start > end:
             raise forms.ValidationError("The date range ends before it starts.")
@@ -334,9 +336,9 @@ def detail(run: Run, *, errors_only: bool = False, after_log: int | None = None)
 
 
 class Insights:
-    """The figures above the list, cached for TTL seconds per set of visible datastores, so these
-    queries (a week of runs, 26 weeks of daily counts) run at most that often, not on every
-    request."""
+    """The figures above the list: the last 7 days' KPIs and 26 weeks of daily counts. The page
+    caches them rendered (views.figures), so these queries run at most once every TTL seconds
+    for each set of visible datastores, not on every request."""
 
     TTL = 30
 
@@ -353,20 +355,15 @@ class Insights:
                 if self.user.is_admin
                 else ",".join(map(str, sorted(self.user.datastore_levels)))
             )
-        return f"activity-insights|{seen}|{timezone.now().date()}"
+        return f"activity-figures|{seen}|{timezone.now().date()}"
 
     @cached_property
     def kpis(self) -> dict:
-        return cache.get_or_set(
-            f"{self.cache_key}|kpis", lambda: kpis(self.user, self.scope), self.TTL
-        )
+        return kpis(self.user, self.scope)
 
     @cached_property
     def heatmap(self) -> dict:
-        figures = cache.get_or_set(
-            f"{self.cache_key}|heatmap", lambda: heatmap(self.user, self.scope), self.TTL
-        )
-        return {**figures, "selected": self.selected}
+        return heatmap(self.user, self.scope, self.selected)
 
 
 def kpis(user: User, scope: Datastore | None = None) -> dict:

@@ -4,11 +4,14 @@ import re
 
 from django.conf import settings
 from django.contrib import messages
+from django.core.cache import cache
 from django.core.exceptions import BadRequest, PermissionDenied, ValidationError
 from django.http import HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from activity import listing, rules
@@ -69,8 +72,20 @@ def run_list(request, datastore_id: int | None = None):
         "query": query_without(request, "after", "before", "status"),
     }
     if not request.htmx or request.htmx.target != "results":
-        context["insights"] = listing.Insights(request.user, scope, one_day(filters))
+        context["figures"] = figures(request, scope, one_day(filters))
     return render(request, results_or_page(request), context)
+
+
+def figures(request, scope: Datastore | None, day) -> str:
+    """The KPIs and the heatmap above the list, rendered at most once every Insights.TTL seconds
+    for each set of visible datastores and outlined day. They come in the same response as the
+    rows: measured, fetching them after the rows delayed the first row instead."""
+    insights = listing.Insights(request.user, scope, day)
+    return cache.get_or_set(
+        f"{insights.cache_key}|{day}",
+        lambda: mark_safe(render_to_string(f"{LIST}#kpis_and_heatmap", {"insights": insights})),
+        insights.TTL,
+    )
 
 
 def one_day(filters: dict):

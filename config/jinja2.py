@@ -12,7 +12,6 @@ values, and Django's template language spent most of the page's time doing it.
 
 from __future__ import annotations
 
-import re
 import secrets
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -42,8 +41,7 @@ class Environment(jinja2.Environment):
             url=url,
             static=static,
             htmx_script=htmx_script,
-            icon=lambda name: icon(self, name),
-            icon_sprite=lambda: icon_sprite(self),
+            icon=icon,
             form_key=form_key,
             # Labels by value: get_type_display() builds a dict of the choices on every call.
             run_types=dict(RunType.choices),
@@ -197,42 +195,10 @@ def iso(value: datetime | None) -> str:
     return timezone.localtime(value).isoformat() if value else ""
 
 
-# Icons -----------------------------------------------------------------------------------------
-
-ICONS = "activity/icons.html"
-SVG = re.compile(
-    r"<svg(?P<attrs>[^>]*?) viewBox=\"(?P<box>[^\"]+)\"(?P<more>[^>]*)>(?P<body>.*)</svg>", re.S
-)
-# Drawn inline: its parts animate on their own, which a <use> copy would not do everywhere.
-INLINE = {"aborting"}
+# Icons ----------------------------------------------------------------------------------------
 
 
 @lru_cache
-def drawings(env: Environment) -> dict[str, re.Match]:
-    module = env.get_template(ICONS).module
-    return {
-        name: SVG.fullmatch(str(macro()).strip())
-        for name, macro in vars(module).items()
-        if isinstance(macro, jinja2.runtime.Macro)
-    }
-
-
-@lru_cache
-def icon(env: Environment, name: str) -> Markup:
-    """An icon of templates/activity/icons.html: a <use> of the page's sprite, so that a list of
-    runs carries each drawing once, not once per row."""
-    svg = drawings(env)[name]
-    if name in INLINE:
-        return Markup(svg.group(0))
-    return Markup(f'<svg{svg["attrs"]}{svg["more"]}><use href="#i-{name}"/></svg>')
-
-
-@lru_cache
-def icon_sprite(env: Environment) -> Markup:
-    """Every icon as a <symbol>, once per page (base.html)."""
-    symbols = "".join(
-        f'<symbol id="i-{name}" viewBox="{svg["box"]}">{svg["body"]}</symbol>'
-        for name, svg in drawings(env).items()
-        if name not in INLINE
-    )
-    return Markup(f'<svg class="sprite" aria-hidden="true">{symbols}</svg>')
+def icon(name: str) -> Markup:
+    """An icon of the stylesheet (static/css/app.css draws each from a mask): a few bytes a row."""
+    return Markup(f'<i class="i-{name}"></i>')

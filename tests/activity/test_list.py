@@ -140,8 +140,13 @@ def test_the_heatmap_counts_runs_per_day_and_filters_by_day(world, editor):
     make_run(world.shop, status="success")
     html = editor.get("/activity/").content.decode()
     today = timezone.now().date().isoformat()
-    assert f'href="?created_from={today}&amp;created_to={today}"' in html
-    assert 'aria-label="2 runs on ' in html
+    assert f'href="?day={today}" title="2 runs on ' in html
+    old = make_run(world.shop, status="success", created_at=timezone.now() - timedelta(days=3))
+    day = old.created_at.date().isoformat()
+    assert ids(editor.get(f"/activity/?day={day}")) == [old.pk]
+    html = editor.get(f"/activity/?day={day}").content.decode()
+    assert f'class="l1 selected" href="?day={day}"' in html
+    assert f'name="created_from" value="{day}"' in html
 
 
 def test_the_kpis_cover_the_last_seven_days(world, editor):
@@ -177,10 +182,11 @@ def test_the_live_request_updates_rows_and_stops_once_all_are_terminal(world, ed
     response = editor.get(f"/activity/live/?run={running.pk}:running&run={done.pk}:running")
     html = response.content.decode()
     # still running: only the cells that move; finished: the whole row, with its new actions
-    assert f'<td id="run-{running.pk}-progress" hx-swap-oob="true" class="progress live">' in html
-    assert f'<td id="run-{running.pk}-timing" class="num" hx-swap-oob="true">' in html
-    assert f'id="run-{running.pk}-row"' not in html
-    assert f'<table>\n<tr id="run-{done.pk}-row" class="run-row" hx-swap-oob="true">' in html
+    cell = f'hx-swap-oob="outerHTML:#run-{running.pk} > .run-row > '
+    assert f'<td {cell}.progress" class="progress live">' in html
+    assert f'<td {cell}.num" class="num">running for ' in html
+    assert f'#run-{running.pk} > .run-row"' not in html
+    assert f'<tr class="run-row" hx-swap-oob="outerHTML:#run-{done.pk} > .run-row">' in html
     assert f'formaction="{done.url}rerun/"' in html
     assert "every 2s" in html  # one still live
     assert f"Run #{done.pk} Scan: Success." in html  # announced to screen readers
@@ -297,7 +303,8 @@ def test_queued_runs_show_their_place_among_the_queued_runs_the_user_may_see(wor
     first, second = make_run(world.shop, status="queued"), make_run(world.shop, status="queued")
 
     def places(html: str) -> list[str]:
-        cells = [html[html.index(f'id="run-{run.pk}-result"') :] for run in (first, second)]
+        rows = [html[html.index(f'<tbody id="run-{run.pk}"') :] for run in (first, second)]
+        cells = [row[row.index('class="result') :] for row in rows]
         return [cell[: cell.index("</td>")].split(">")[-1].strip() for cell in cells]
 
     # The editor cannot know how busy the warehouse team is: only what they see counts.
