@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from django import forms
-from django.db.models import Avg, BigIntegerField, Count, F, OuterRef, Q, Subquery, Sum
+from django.db.models import Avg, BigIntegerField, Count, F, OuterRef, Q, Subquery, Sum, Window
 from django.db.models.fields.json import KT
-from django.db.models.functions import Cast
+from django.db.models.functions import Cast, Coalesce, RowNumber
 from django.utils import timezone
 from django.utils.functional import cached_property
 
@@ -299,37 +299,102 @@ class RunDetail:
         return chips
 
 
-def detail(run: Run, *, errors_only: bool = False, after_log: int | None = None) -> RunDetail:
+def detail(run: Run, *, errors_only: bool = False) -> RunDetail:
     """What the expanded row shows, in a fixed number of queries whatever the run's size: the
-    first containers, the run-level log tail (or what came after `after_log`), the timeline and
-    the counters."""
-    last = RunLog.objects.filter(unit=OuterRef("pk")).order_by("-id")
-    units = (
-        run.units.select_related("container")
+    first containers, the tail of the run-level log (its errors only), the timeline and the
+    counters."""
+    logs = run_level(run.logs.all(), errors_only).annotate(total=Window(Count("pk")))
+    tail = list(logs.order_by("-id")[:LOG_SHOWN])[::-1]
+    total = tail[0].total if tail else 0  # counted in the same pass: all the entries before LIMIT
+    return details([run], {run.pk: tail}, totals={run.pk: total})[run.pk]
+
+
+def live_details(runs: list[Run], after: dict[int, int]) -> dict[int, RunDetail]:
+    """What the live poll brings the open rows: their parts that change and the run-level log
+    entries after the last one each row holds. The same queries for one open row or many."""
+    if not runs:
+        return {}
+    since = Q()
+    for pk in (run.pk for run in runs):
+        since |= Q(run_id=pk, pk__gt=after[pk])
+    new = ranked(run_level(RunLog.objects.filter(since), False), "-id", LOG_SHOWN)
+    tails: dict[int, list[RunLog]] = {}
+    for entry in sorted(new, key=lambda entry: entry.pk):
+        tails.setdefault(entry.run_id, []).append(entry)
+    return details(runs, tails, after=after)
+
+
+def run_level(logs, errors_only: bool):
+    logs = logs.filter(unit__isnull=True)
+    return logs.exclude(level=RunLog.Level.INFO) if errors_only else logs
+
+
+def ranked(rows, order: str, first: int) -> list:
+    """The first rows of each run in this order: one query for any number of runs."""
+    place = Window(RowNumber(), partition_by=F("run_id"), order_by=F(order.lstrip("-")))
+    if order.startswith("-"):
+        place = Window(RowNumber(), partition_by=F("run_id"), order_by=F(order[1:]).desc())
+    return list(rows.annotate(place=place).filter(place__lte=first))
+
+
+def details(
+    runs: list[Run],
+    tails: dict[int, list[RunLog]],
+    totals: dict[int, int] | None = None,
+    after: dict[int, int] | None = None,
+) -> dict[int, RunDetail]:
+    """The expanded rows of these runs around their log tails, in four queries for any number of
+    runs and any run size: the first containers (ranked by position within each run, then their
+    log counts and last entries), the containers' statuses, the timelines, the anomalies."""
+    ids = [run.pk for run in runs]
+    first = RunContainer.objects.filter(run_id__in=ids).annotate(
+        place=Window(RowNumber(), partition_by=F("run_id"), order_by=F("position").asc())
+    )
+    logs = RunLog.objects.filter(unit=OuterRef("pk")).order_by("-id")
+    counted = logs.order_by().values("unit").annotate(n=Count("pk")).values("n")
+    units: dict[int, list[RunContainer]] = {}
+    for unit in (
+        RunContainer.objects.filter(pk__in=first.filter(place__lte=UNITS_SHOWN).values("pk"))
         .annotate(
-            log_count=Count("logs"),
-            last_level=Subquery(last.values("level")[:1]),
-            last_message=Subquery(last.values("message")[:1]),
+            log_count=Coalesce(Subquery(counted), 0),
+            last_level=Subquery(logs.values("level")[:1]),
+            last_message=Subquery(logs.values("message")[:1]),
         )
-        .order_by("position")[:UNITS_SHOWN]
+        .order_by("run_id", "position")
+    ):
+        units.setdefault(unit.run_id, []).append(unit)
+    counts: dict[int, dict[str, int]] = {}
+    for run_id, status, n in (
+        RunContainer.objects.filter(run_id__in=ids)
+        .order_by()
+        .values_list("run_id", "status")
+        .annotate(n=Count("pk"))
+    ):
+        counts.setdefault(run_id, {})[status] = n
+    events: dict[int, list[RunEvent]] = {}
+    for event in RunEvent.objects.filter(run_id__in=ids):
+        events.setdefault(event.run_id, []).append(event)
+    anomalies = dict(
+        Anomaly.objects.filter(run_number__in=ids)
+        .order_by()
+        .values_list("run_number")
+        .annotate(n=Count("pk"))
     )
-    logs = run.logs.filter(unit__isnull=True)
-    if errors_only:
-        logs = logs.exclude(level=RunLog.Level.INFO)
-    tail = logs.filter(pk__gt=after_log) if after_log is not None else logs
-    tail = list(tail.order_by("-id")[:LOG_SHOWN])[::-1]
-    counts = dict(run.units.order_by().values_list("status").annotate(n=Count("id")))
-    return RunDetail(
-        run=run,
-        units=list(units),
-        unit_counts=counts,
-        logs=tail,
-        log_total=logs.count() if after_log is None else None,
-        last_log_id=tail[-1].pk if tail else after_log or 0,
-        events=list(run.events.all()),
-        counters=[(label, run.counters.get(key, 0)) for key, label in run.operation.counters],
-        anomalies=Anomaly.objects.filter(run_number=run.pk).count(),
-    )
+    after = after or {}
+    return {
+        run.pk: RunDetail(
+            run=run,
+            units=units.get(run.pk, []),
+            unit_counts=counts.get(run.pk, {}),
+            logs=tails.get(run.pk, []),
+            log_total=totals.get(run.pk) if totals is not None else None,
+            last_log_id=tails[run.pk][-1].pk if tails.get(run.pk) else after.get(run.pk, 0),
+            events=events.get(run.pk, []),
+            counters=[(label, run.counters.get(key, 0)) for key, label in run.operation.counters],
+            anomalies=anomalies.get(run.pk, 0),
+        )
+        for run in runs
+    }
 
 
 # The figures above the list ------------------------------------------------------------------

@@ -303,9 +303,9 @@ def live(request):
     if len(seen) > MAX_LIVE:
         return HttpResponseBadRequest(f"A live update covers at most {MAX_LIVE} runs.")
     runs = prepare(list(visible_runs(request).filter(pk__in=seen)), request.user)
+    details = listing.live_details([run for run in runs if run.pk in opened], opened)
     for run in runs:
-        if run.pk in opened:
-            run.open_detail = listing.detail(run, after_log=opened[run.pk])
+        run.open_detail = details.get(run.pk)
     changed = [
         run
         for run in runs

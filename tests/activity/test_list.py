@@ -267,6 +267,11 @@ def test_filter_by_who_triggered_a_run_typing_their_name(world, editor):
     assert 'name="by" value="editor"' in page
 
 
+# The session, its user, their levels, the run; its log's tail (and how long it is), its first
+# containers, their statuses, its timeline, its anomalies.
+DETAIL_QUERIES = 9
+
+
 @pytest.mark.parametrize(("units", "lines"), [(2, 3), (300, 600)])
 def test_the_expanded_row_costs_the_same_queries_for_any_run_size(
     world, editor, django_assert_max_num_queries, units, lines
@@ -281,7 +286,7 @@ def test_the_expanded_row_costs_the_same_queries_for_any_run_size(
         editor,
         f"/activity/runs/{run.pk}/",
         django_assert_max_num_queries,
-        10,
+        DETAIL_QUERIES,
         HTTP_HX_REQUEST="true",
     )
 
@@ -295,7 +300,34 @@ def test_the_live_request_costs_the_same_queries_for_any_number_of_rows(
         for _ in range(live)
     ]
     query = "&".join(f"run={run.pk}:running" for run in runs)
-    count_queries(editor, f"/activity/live/?{query}", django_assert_max_num_queries, 4)
+    count_queries(editor, f"/activity/live/?{query}", django_assert_max_num_queries, LIVE_QUERIES)
+
+
+# The session, its user, their levels, the runs; for the open rows: their new log entries, their
+# first containers, the containers' statuses, the timelines, the anomalies.
+LIVE_QUERIES = 4
+OPEN_ROWS_QUERIES = 5
+
+
+@pytest.mark.parametrize("open_rows", [1, 10])
+def test_the_live_request_costs_the_same_queries_for_any_number_of_open_rows(
+    world, editor, django_assert_max_num_queries, open_rows
+):
+    runs = [
+        make_run(world.shop, status="running", units={f"t{i}": "running" for i in range(5)})
+        for _ in range(open_rows)
+    ]
+    seen = {run.pk: run.log("seen already").pk for run in runs}
+    for run in runs:
+        run.log(f"new in #{run.pk}", "warning")
+        run.log(f"in a table of #{run.pk}", unit=run.units.first())
+    query = "&".join(f"run={run.pk}:running&open={run.pk}:{seen[run.pk]}" for run in runs)
+    with django_assert_max_num_queries(LIVE_QUERIES + OPEN_ROWS_QUERIES):
+        html = editor.get(f"/activity/live/?{query}").content.decode()
+    for run in runs:
+        assert f'hx-swap-oob="beforeend:#run-{run.pk}-log"' in html
+        assert f"new in #{run.pk}" in html and f"in a table of #{run.pk}" in html
+    assert "seen already" not in html
 
 
 def test_queued_runs_show_their_place_among_the_queued_runs_the_user_may_see(world, editor, client):
