@@ -151,8 +151,8 @@ def started(value: datetime | None) -> str:
     """Today's times show only the time; older ones add the date (all UTC)."""
     if value is None:
         return "—"
-    value = timezone.localtime(value)
-    today = timezone.localdate()
+    zone = timezone.get_current_timezone()
+    value, today = value.astimezone(zone), datetime.now(zone).date()
     if value.date() == today:
         return value.strftime("%H:%M:%S")
     if value.year == today.year:
