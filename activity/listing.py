@@ -143,15 +143,15 @@ def datastores_seen(user: User) -> list[tuple[int, str]]:
     if user.is_admin:
         return list(Datastore.objects.order_by("name").values_list("pk", "name"))
     teams = Team.objects.filter(members=user).order_by("-level", "name")
-    rows = list(teams.values_list("name", "level", "datastores__pk", "datastores__name"))
+    held = list(teams.values_list("name", "level", "datastores__pk", "datastores__name"))
     levels: dict[int, Level] = {}
     names: dict[int, str] = {}
-    for _, level, pk, name in rows:
+    for _, level, pk, name in held:
         if pk is not None:
             levels[pk] = max(levels.get(pk, Level(level)), Level(level))
             names[pk] = name
     user.datastore_levels = levels
-    user.badge = f"{Level(rows[0][1]).label} · {rows[0][0]}" if rows else "No team yet"
+    user.badge = f"{Level(held[0][1]).label} · {held[0][0]}" if held else "No team yet"
     return sorted(names.items(), key=lambda item: item[1])
 
 
