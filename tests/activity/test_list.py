@@ -205,6 +205,7 @@ def test_the_live_request_appends_only_new_log_entries_to_open_rows(world, edito
     ).content.decode()
     assert f'hx-swap-oob="beforeend:#run-{run.pk}-log"' in html
     assert "a new line" in html and "an old line" not in html
+    assert f'#run-{run.pk} > .run-row"' not in html  # the row stays, and the focus in it
     last = RunLog.objects.filter(run=run).latest("id").pk
     assert f'name="open" value="{run.pk}:{last}" hx-swap-oob="true"' in html
 

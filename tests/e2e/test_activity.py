@@ -103,6 +103,8 @@ def test_the_keyboard_alone_expands_a_row_and_presses_abort(demo, login, page):
     page.keyboard.press("Enter")
     expect(page.locator(f"#run-{queued}-detail")).to_be_visible()
     expect(toggle(page, queued)).to_have_attribute("aria-expanded", "true")
+    page.wait_for_timeout(2500)  # a live poll passes: the focus stays on the open row
+    expect(toggle(page, queued)).to_be_focused()
     tab_to(page, button(page, queued, "Abort"))
     page.once("dialog", lambda dialog: dialog.accept())
     page.keyboard.press("Enter")
