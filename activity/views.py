@@ -54,6 +54,7 @@ def run_list(request, datastore_id: int | None = None):
         "scope": scope,
         "section": "activity",
         "list_url": request.get_full_path(),
+        "query": query_without(request, "after", "before", "status"),
     }
     if not form.is_valid():
         errors = [e for errs in form.errors.values() for e in errs]
@@ -69,7 +70,6 @@ def run_list(request, datastore_id: int | None = None):
         "filters": filters,
         "live_counts": live_counts,
         "live_rows": sum(run.is_live for run in page.runs),
-        "query": query_without(request, "after", "before", "status"),
     }
     if not request.htmx or request.htmx.target != "results":
         context["figures"] = figures(request, scope, one_day(filters))
