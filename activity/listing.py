@@ -20,7 +20,7 @@ from django.utils.functional import cached_property
 from accounts.models import Level, Team, User
 from activity.models import Run, RunContainer, RunDay, RunEvent, RunLog
 from activity.rules import LIVE, RunStatus, RunType
-from catalog.forms import DayField, parse_id, parse_number
+from catalog.forms import DayField, IdField, parse_id, parse_number
 from catalog.models import Anomaly, Datastore
 
 # sort key → the (field, descending) columns the keyset pages on, the id always last
@@ -52,6 +52,7 @@ class RunFilters(forms.Form):
     by = forms.CharField(required=False, max_length=150, strip=True, label="Triggered by")
     triggered_by = forms.CharField(required=False, max_length=20)
     has_logs = forms.BooleanField(required=False)
+    schedule = IdField(required=False)  # the runs a schedule launched: its page links here
     created_from = DayField(required=False)
     created_to = DayField(required=False)
     day = DayField(required=False)  # a day of the heatmap: from and to that day
@@ -172,6 +173,8 @@ def matching(filters: dict, scope: Datastore | None = None) -> Q:
         condition &= Q(triggered_by_id=filters["triggered_by"])
     if filters.get("has_logs"):
         condition &= Q(has_logs=True)
+    if filters.get("schedule"):
+        condition &= Q(schedule_id=filters["schedule"])
     if filters.get("created_from"):
         condition &= Q(created_at__gte=start_of(filters["created_from"]))
     if filters.get("created_to"):

@@ -321,7 +321,7 @@ class Run(models.Model):
             options=options,
             units=units,
             by=by,
-            trigger=trigger,
+            trigger=Run.Trigger.SCHEDULE if schedule else trigger,
             request_key=request_key,
             schedule=schedule,
             trigger_label=schedule.name if schedule else "",
