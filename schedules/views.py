@@ -60,7 +60,9 @@ def schedule_edit(request, pk: int | None = None):
             "You need the editor permission on a datastore to schedule operations."
         )
     data = request.POST if request.method == "POST" else None
-    form = ScheduleForm(data, initial=initial_of(schedule) or request.GET.dict(), datastores=editable)
+    form = ScheduleForm(
+        data, initial=initial_of(schedule) or request.GET.dict(), datastores=editable
+    )
     # The options as saved, or as "Schedule this" brought them from the launch page.
     initial = (
         schedule.options
