@@ -33,12 +33,14 @@ class LaunchForm(forms.Form):
         except forms.ValidationError:
             return None
 
-    def options_form(self, data=None) -> OptionsForm:
+    def options_form(self, data=None, initial: dict | None = None) -> OptionsForm:
         run_type = self.chosen("type") or RunType.SCAN
         datastore = self.chosen("datastore") or self.fields["datastore"].queryset.first()
         target = self.chosen("target") if run_type == RunType.PROMOTE else None
         form_class = OPERATIONS[run_type].options_form
-        return form_class(data, datastore=datastore, target=target, prefix="option")
+        return form_class(
+            data, initial=initial, datastore=datastore, target=target, prefix="option"
+        )
 
 
 class UploadForm(forms.Form):

@@ -11,16 +11,16 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from django import forms
-from django.db.models import Avg, BigIntegerField, Count, OuterRef, Q, Subquery, Sum
+from django.db.models import Avg, BigIntegerField, Count, F, OuterRef, Q, Subquery, Sum, Window
 from django.db.models.fields.json import KT
-from django.db.models.functions import Cast
+from django.db.models.functions import Cast, Coalesce, RowNumber
 from django.utils import timezone
 from django.utils.functional import cached_property
 
-from accounts.models import User
+from accounts.models import Level, Team, User
 from activity.models import Run, RunContainer, RunDay, RunEvent, RunLog
-from activity.rules import RunStatus, RunType
-from catalog.forms import DayField, parse_id, parse_number
+from activity.rules import LIVE, RunStatus, RunType
+from catalog.forms import DayField, IdField, parse_id, parse_number
 from catalog.models import Anomaly, Datastore
 
 # sort key → the (field, descending) columns the keyset pages on, the id always last
@@ -47,10 +47,15 @@ class RunFilters(forms.Form):
     type = forms.ChoiceField(required=False, choices=[("", "All types"), *RunType.choices])
     status = forms.ChoiceField(required=False, choices=[("", "All"), *RunStatus.choices])
     datastore = forms.TypedChoiceField(required=False, coerce=int, empty_value=None)
-    triggered_by = forms.TypedChoiceField(required=False, coerce=int, empty_value=None)
+    # Who triggered the runs: a username typed in (the list of everyone who could launch grows
+    # with the users, and it was a query on every page), or a user's id from a link.
+    by = forms.CharField(required=False, max_length=150, strip=True, label="Triggered by")
+    triggered_by = forms.CharField(required=False, max_length=20)
     has_logs = forms.BooleanField(required=False)
+    schedule = IdField(required=False)  # the runs a schedule launched: its page links here
     created_from = DayField(required=False)
     created_to = DayField(required=False)
+    day = DayField(required=False)  # a day of the heatmap: from and to that day
     sort = forms.ChoiceField(required=False, choices=SORT_LABELS)
     size = forms.TypedChoiceField(
         required=False, coerce=int, empty_value=50, choices=[(n, n) for n in PAGE_SIZES]
@@ -58,13 +63,13 @@ class RunFilters(forms.Form):
     after = forms.CharField(required=False, max_length=60)
     before = forms.CharField(required=False, max_length=60)
 
-    def __init__(self, *args, datastores, people, **kwargs):
+    def __init__(self, *args, datastores: list[tuple[int, str]], **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["datastore"].choices = [("", "All"), *((d.pk, d.name) for d in datastores)]
-        self.fields["triggered_by"].choices = [
-            ("", "Anyone"),
-            *((u.pk, u.username) for u in people),
-        ]
+        self.fields["datastore"].choices = [("", "All"), *datastores]
+
+    def clean_triggered_by(self) -> int | None:
+        text = self.cleaned_data["triggered_by"].strip()
+        return parse_id(text) if text else None
 
     def clean_q(self) -> int | None:
         text = self.cleaned_data["q"].strip().lstrip("#")
@@ -78,6 +83,8 @@ class RunFilters(forms.Form):
     def clean(self):
         data = super().clean()
         data["sort"] = data.get("sort") or "newest"
+        if data.get("day"):
+            data["created_from"] = data["created_to"] = data["day"]
         start, end = data.get("created_from"), data.get("created_to")
         if start and end and start > end:
             raise forms.ValidationError("The date range ends before it starts.")
@@ -112,38 +119,67 @@ def cursor_of(run: Run, sort: str) -> str:
     return str(run.pk)
 
 
+def rows(runs):
+    """The runs as their rows print them: with the names of their datastores and people, rather
+    than a model instance of each (building those cost more than printing the whole row)."""
+    return runs.with_links().annotate(
+        datastore_name=F("datastore__name"),
+        target_name=F("target__name"),
+        triggered_by_name=F("triggered_by__username"),
+        aborted_by_name=F("aborted_by__username"),
+    )
+
+
 def filter_form(user: User, data) -> RunFilters:
-    datastores = Datastore.objects.visible_to(user).only("name")
-    people = User.objects.filter(is_active=True).only("username").order_by("username")
-    if not user.is_admin:  # who can launch runs the user sees: their teams' members and admins
-        people = people.filter(
-            Q(teams__datastores__in=list(user.datastore_levels))
-            | Q(role=User.Role.ADMIN)
-            | Q(is_superuser=True)
-        ).distinct()
-    return RunFilters(data, datastores=datastores, people=people)
+    return RunFilters(data, datastores=datastores_seen(user))
 
 
-def filtered(user: User, filters: dict, scope: Datastore | None = None):
-    """Visible runs matching the filters, status excepted (the tabs count without it)."""
-    runs = Run.objects.visible_to(user)
+def datastores_seen(user: User) -> list[tuple[int, str]]:
+    """The datastores the user sees, by name, for the filter.
+
+    For a member it is one query over their teams, which also tells their level on each
+    datastore and the badge of their header: User.datastore_levels and User.badge, by the same
+    rules, are set from it instead of asking two more queries.
+    """
+    if user.is_admin:
+        return list(Datastore.objects.order_by("name").values_list("pk", "name"))
+    teams = Team.objects.filter(members=user).order_by("-level", "name")
+    held = list(teams.values_list("name", "level", "datastores__pk", "datastores__name"))
+    levels: dict[int, Level] = {}
+    names: dict[int, str] = {}
+    for _, level, pk, name in held:
+        if pk is not None:
+            levels[pk] = max(levels.get(pk, Level(level)), Level(level))
+            names[pk] = name
+    user.datastore_levels = levels
+    user.badge = f"{Level(held[0][1]).label} · {held[0][0]}" if held else "No team yet"
+    return sorted(names.items(), key=lambda item: item[1])
+
+
+def matching(filters: dict, scope: Datastore | None = None) -> Q:
+    """The filters as one condition, status excepted (the tabs count without it)."""
+    condition = Q()
     if scope is not None:
-        runs = runs.filter(datastore=scope)
+        condition &= Q(datastore=scope)
     if filters.get("q") is not None:
-        runs = runs.filter(pk=filters["q"])
+        condition &= Q(pk=filters["q"])
     if filters.get("type"):
-        runs = runs.filter(type=filters["type"])
+        condition &= Q(type=filters["type"])
     if filters.get("datastore"):
-        runs = runs.filter(datastore_id=filters["datastore"])
+        condition &= Q(datastore_id=filters["datastore"])
+    if filters.get("by"):
+        condition &= Q(triggered_by__username=filters["by"])
     if filters.get("triggered_by"):
-        runs = runs.filter(triggered_by_id=filters["triggered_by"])
+        condition &= Q(triggered_by_id=filters["triggered_by"])
     if filters.get("has_logs"):
-        runs = runs.filter(has_logs=True)
+        condition &= Q(has_logs=True)
+    if filters.get("schedule"):
+        condition &= Q(schedule_id=filters["schedule"])
     if filters.get("created_from"):
-        runs = runs.filter(created_at__gte=start_of(filters["created_from"]))
+        condition &= Q(created_at__gte=start_of(filters["created_from"]))
     if filters.get("created_to"):
-        runs = runs.filter(created_at__lt=start_of(filters["created_to"] + timedelta(days=1)))
-    return runs
+        condition &= Q(created_at__lt=start_of(filters["created_to"] + timedelta(days=1)))
+    return condition
 
 
 @dataclass
@@ -166,17 +202,17 @@ def page(runs, filters: dict) -> Page:
     if cursor:
         runs = runs.filter(beyond(columns, cursor, forward=not backwards))
     order = [f"{'-' if desc != backwards else ''}{name}" for name, desc in columns]
-    rows = list(runs.for_rows().order_by(*order)[: size + 1])
-    more = len(rows) > size
-    rows = rows[:size]
+    found = list(rows(runs).order_by(*order)[: size + 1])
+    more = len(found) > size
+    found = found[:size]
     if backwards:
-        rows.reverse()
+        found.reverse()
     at_start = not cursor or (backwards and not more)
-    at_end = (not backwards and not more) or not rows
+    at_end = (not backwards and not more) or not found
     return Page(
-        runs=rows,
-        newer=None if at_start or not rows else cursor_of(rows[0], sort),
-        older=None if at_end else cursor_of(rows[-1], sort),
+        runs=found,
+        newer=None if at_start or not found else cursor_of(found[0], sort),
+        older=None if at_end else cursor_of(found[-1], sort),
     )
 
 
@@ -191,9 +227,24 @@ def beyond(columns, cursor: tuple, *, forward: bool) -> Q:
     return condition
 
 
-def live_counts(runs) -> dict[str, int]:
-    """Queued and running counts for the tabs: only live runs are counted, never the history."""
-    return dict(runs.live().order_by().values_list("status").annotate(n=Count("id")))
+def live_figures(user: User, condition: Q, shown: list[Run]) -> tuple[dict, dict]:
+    """The tabs' live counts (of the runs matching the filters) and the queue places of the
+    page's queued runs (among every queued run the user sees, as queue_places() tells them): one
+    aggregate over the user's live runs, however many there are on the page."""
+    waiting = sorted(run.pk for run in shown if run.status == RunStatus.QUEUED)
+    figures = (
+        Run.objects.visible_to(user)
+        .live()
+        .aggregate(
+            **{status: Count("pk", filter=condition & Q(status=status)) for status in LIVE},
+            **{
+                f"p{pk}": Count("pk", filter=Q(status=RunStatus.QUEUED, pk__lte=pk))
+                for pk in waiting
+            },
+        )
+    )
+    places = {pk: figures[f"p{pk}"] for pk in waiting}
+    return {status: figures[status] for status in LIVE}, places
 
 
 def queue_places(runs: list[Run], user: User) -> dict[int, int]:
@@ -251,46 +302,111 @@ class RunDetail:
         return chips
 
 
-def detail(run: Run, *, errors_only: bool = False, after_log: int | None = None) -> RunDetail:
+def detail(run: Run, *, errors_only: bool = False) -> RunDetail:
     """What the expanded row shows, in a fixed number of queries whatever the run's size: the
-    first containers, the run-level log tail (or what came after `after_log`), the timeline and
-    the counters."""
-    last = RunLog.objects.filter(unit=OuterRef("pk")).order_by("-id")
-    units = (
-        run.units.select_related("container")
+    first containers, the tail of the run-level log (its errors only), the timeline and the
+    counters."""
+    logs = run_level(run.logs.all(), errors_only).annotate(total=Window(Count("pk")))
+    tail = list(logs.order_by("-id")[:LOG_SHOWN])[::-1]
+    total = tail[0].total if tail else 0  # counted in the same pass: all the entries before LIMIT
+    return details([run], {run.pk: tail}, totals={run.pk: total})[run.pk]
+
+
+def live_details(runs: list[Run], after: dict[int, int]) -> dict[int, RunDetail]:
+    """What the live poll brings the open rows: their parts that change and the run-level log
+    entries after the last one each row holds. The same queries for one open row or many."""
+    if not runs:
+        return {}
+    since = Q()
+    for pk in (run.pk for run in runs):
+        since |= Q(run_id=pk, pk__gt=after[pk])
+    new = ranked(run_level(RunLog.objects.filter(since), False), "-id", LOG_SHOWN)
+    tails: dict[int, list[RunLog]] = {}
+    for entry in sorted(new, key=lambda entry: entry.pk):
+        tails.setdefault(entry.run_id, []).append(entry)
+    return details(runs, tails, after=after)
+
+
+def run_level(logs, errors_only: bool):
+    logs = logs.filter(unit__isnull=True)
+    return logs.exclude(level=RunLog.Level.INFO) if errors_only else logs
+
+
+def ranked(rows, order: str, first: int) -> list:
+    """The first rows of each run in this order: one query for any number of runs."""
+    place = Window(RowNumber(), partition_by=F("run_id"), order_by=F(order.lstrip("-")))
+    if order.startswith("-"):
+        place = Window(RowNumber(), partition_by=F("run_id"), order_by=F(order[1:]).desc())
+    return list(rows.annotate(place=place).filter(place__lte=first))
+
+
+def details(
+    runs: list[Run],
+    tails: dict[int, list[RunLog]],
+    totals: dict[int, int] | None = None,
+    after: dict[int, int] | None = None,
+) -> dict[int, RunDetail]:
+    """The expanded rows of these runs around their log tails, in four queries for any number of
+    runs and any run size: the first containers (ranked by position within each run, then their
+    log counts and last entries), the containers' statuses, the timelines, the anomalies."""
+    ids = [run.pk for run in runs]
+    first = RunContainer.objects.filter(run_id__in=ids).annotate(
+        place=Window(RowNumber(), partition_by=F("run_id"), order_by=F("position").asc())
+    )
+    logs = RunLog.objects.filter(unit=OuterRef("pk")).order_by("-id")
+    counted = logs.order_by().values("unit").annotate(n=Count("pk")).values("n")
+    units: dict[int, list[RunContainer]] = {}
+    for unit in (
+        RunContainer.objects.filter(pk__in=first.filter(place__lte=UNITS_SHOWN).values("pk"))
         .annotate(
-            log_count=Count("logs"),
-            last_level=Subquery(last.values("level")[:1]),
-            last_message=Subquery(last.values("message")[:1]),
+            log_count=Coalesce(Subquery(counted), 0),
+            last_level=Subquery(logs.values("level")[:1]),
+            last_message=Subquery(logs.values("message")[:1]),
         )
-        .order_by("position")[:UNITS_SHOWN]
+        .order_by("run_id", "position")
+    ):
+        units.setdefault(unit.run_id, []).append(unit)
+    counts: dict[int, dict[str, int]] = {}
+    for run_id, status, n in (
+        RunContainer.objects.filter(run_id__in=ids)
+        .order_by()
+        .values_list("run_id", "status")
+        .annotate(n=Count("pk"))
+    ):
+        counts.setdefault(run_id, {})[status] = n
+    events: dict[int, list[RunEvent]] = {}
+    for event in RunEvent.objects.filter(run_id__in=ids):
+        events.setdefault(event.run_id, []).append(event)
+    anomalies = dict(
+        Anomaly.objects.filter(run_number__in=ids)
+        .order_by()
+        .values_list("run_number")
+        .annotate(n=Count("pk"))
     )
-    logs = run.logs.filter(unit__isnull=True)
-    if errors_only:
-        logs = logs.exclude(level=RunLog.Level.INFO)
-    tail = logs.filter(pk__gt=after_log) if after_log is not None else logs
-    tail = list(tail.order_by("-id")[:LOG_SHOWN])[::-1]
-    counts = dict(run.units.order_by().values_list("status").annotate(n=Count("id")))
-    return RunDetail(
-        run=run,
-        units=list(units),
-        unit_counts=counts,
-        logs=tail,
-        log_total=logs.count() if after_log is None else None,
-        last_log_id=tail[-1].pk if tail else after_log or 0,
-        events=list(run.events.all()),
-        counters=[(label, run.counters.get(key, 0)) for key, label in run.operation.counters],
-        anomalies=Anomaly.objects.filter(run_number=run.pk).count(),
-    )
+    after = after or {}
+    return {
+        run.pk: RunDetail(
+            run=run,
+            units=units.get(run.pk, []),
+            unit_counts=counts.get(run.pk, {}),
+            logs=tails.get(run.pk, []),
+            log_total=totals.get(run.pk) if totals is not None else None,
+            last_log_id=tails[run.pk][-1].pk if tails.get(run.pk) else after.get(run.pk, 0),
+            events=events.get(run.pk, []),
+            counters=[(label, run.counters.get(key, 0)) for key, label in run.operation.counters],
+            anomalies=anomalies.get(run.pk, 0),
+        )
+        for run in runs
+    }
 
 
 # The figures above the list ------------------------------------------------------------------
 
 
 class Insights:
-    """The figures above the list. The page renders them in a fragment cached for INSIGHTS_TTL
-    seconds per scope, so these queries (a week of runs, 26 weeks of daily counts) run at most
-    that often, not on every request."""
+    """The figures above the list: the last 7 days' KPIs and 26 weeks of daily counts. The page
+    caches them rendered (views.figures), so these queries run at most once every TTL seconds
+    for each set of visible datastores, not on every request."""
 
     TTL = 30
 
@@ -300,14 +416,14 @@ class Insights:
     @property
     def cache_key(self) -> str:
         if self.scope is not None:
-            seen = f"datastore {self.scope.pk}"
+            seen = f"datastore-{self.scope.pk}"
         else:
             seen = (
                 "all"
                 if self.user.is_admin
                 else ",".join(map(str, sorted(self.user.datastore_levels)))
             )
-        return f"{seen}|{timezone.now().date()}|{self.selected}"
+        return f"activity-figures|{seen}|{timezone.now().date()}"
 
     @cached_property
     def kpis(self) -> dict:

@@ -4,11 +4,14 @@ import re
 
 from django.conf import settings
 from django.contrib import messages
+from django.core.cache import cache
 from django.core.exceptions import BadRequest, PermissionDenied, ValidationError
-from django.http import HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
+from django.http import HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from activity import listing, rules
@@ -21,14 +24,19 @@ from catalog.models import Container, Datastore
 LIST = "activity/run_list.html"
 
 
+def visible_runs(request):
+    return listing.rows(Run.objects.visible_to(request.user))
+
+
 def visible_run(request, pk: int) -> Run:
     """The run if the user may see it; 404 otherwise, never 403 (SPEC §1)."""
-    return get_object_or_404(Run.objects.visible_to(request.user).for_rows(), pk=pk)
+    return get_object_or_404(visible_runs(request), pk=pk)
 
 
-def prepare(runs: list[Run], user) -> list[Run]:
+def prepare(runs: list[Run], user, places: dict[int, int] | None = None) -> list[Run]:
     """Attach what each row shows that is not a column: its actions and its place in the queue."""
-    places = listing.queue_places(runs, user)
+    if places is None:
+        places = listing.queue_places(runs, user)
     for run in runs:
         run.actions = run.actions_for(user)
         run.queue_place = places.get(run.pk)
@@ -46,24 +54,38 @@ def run_list(request, datastore_id: int | None = None):
         "scope": scope,
         "section": "activity",
         "list_url": request.get_full_path(),
-    }
-    if not form.is_valid():
-        context |= {"runs": [], "errors": [e for errs in form.errors.values() for e in errs]}
-        return render(request, results_or_page(request), context, status=400)
-    filters = form.cleaned_data
-    runs = listing.filtered(request.user, filters, scope)
-    page = listing.page(runs, filters)
-    context |= {
-        "runs": prepare(page.runs, request.user),
-        "page": page,
-        "filters": filters,
-        "live_counts": listing.live_counts(runs),
-        "live_rows": sum(run.is_live for run in page.runs),
         "query": query_without(request, "after", "before", "status"),
     }
+    if not form.is_valid():
+        errors = [e for errs in form.errors.values() for e in errs]
+        context |= {"runs": [], "errors": errors, "live_counts": {}, "live_rows": 0}
+        return render(request, results_or_page(request), context, status=400)
+    filters = form.cleaned_data
+    condition = listing.matching(filters, scope)
+    page = listing.page(Run.objects.visible_to(request.user).filter(condition), filters)
+    live_counts, places = listing.live_figures(request.user, condition, page.runs)
+    context |= {
+        "runs": prepare(page.runs, request.user, places),
+        "page": page,
+        "filters": filters,
+        "live_counts": live_counts,
+        "live_rows": sum(run.is_live for run in page.runs),
+    }
     if not request.htmx or request.htmx.target != "results":
-        context["insights"] = listing.Insights(request.user, scope, one_day(filters))
+        context["figures"] = figures(request, scope, one_day(filters))
     return render(request, results_or_page(request), context)
+
+
+def figures(request, scope: Datastore | None, day) -> str:
+    """The KPIs and the heatmap above the list, rendered at most once every Insights.TTL seconds
+    for each set of visible datastores and outlined day. They come in the same response as the
+    rows: measured, fetching them after the rows delayed the first row instead."""
+    insights = listing.Insights(request.user, scope, day)
+    return cache.get_or_set(
+        f"{insights.cache_key}|{day}",
+        lambda: mark_safe(render_to_string(f"{LIST}#kpis_and_heatmap", {"insights": insights})),
+        insights.TTL,
+    )
 
 
 def one_day(filters: dict):
@@ -106,17 +128,20 @@ def detail_context(request, run: Run, message: str = "") -> dict:
 def render_row(
     request, run: Run, *, expanded: bool, message: str = "", status: int = 200, extra=None
 ):
+    """The run's row for htmx: in place for the row's own links, out of band for the answer to
+    one of the page's forms (a POST)."""
     prepare([run], request.user)
     context = {
         "run": run,
         "expanded": expanded,
         "message": message,
         "list_url": safe_next(request),
+        "oob": request.method == "POST",
         **(extra or {}),
     }
     if expanded:
         context["detail"] = listing.detail(run, errors_only=request.GET.get("log") == "errors")
-    return render(request, "activity/run_row.html", context, status=status)
+    return render(request, f"{LIST}#run_answer", context, status=status)
 
 
 def safe_next(request) -> str:
@@ -135,7 +160,7 @@ def unit_log(request, pk: int, unit_id: int):
     run = visible_run(request, pk)
     unit = get_object_or_404(RunContainer, run=run, pk=unit_id)
     entries = unit.logs.order_by("id")[:500]
-    template = "activity/unit_log.html#entries" if request.htmx else "activity/unit_log.html"
+    template = "activity/unit_log.html#log_lines" if request.htmx else "activity/unit_log.html"
     return render(request, template, {"run": run, "unit": unit, "entries": entries})
 
 
@@ -193,7 +218,7 @@ def act(request, pk: int, action: Action):
             {"run": run, "action": action, "list_url": safe_next(request)},
         )
     try:
-        child = run.perform(action, by=request.user, key=request_key(request))
+        child = run.perform(action, by=request.user, key=request_key(request, run))
     except (InvalidTransition, ValidationError) as refusal:
         return refuse(request, run, refusal)
     expanded = request.POST.get("expanded") == "1"
@@ -201,33 +226,36 @@ def act(request, pk: int, action: Action):
         messages.success(request, done_message(run, action, child))
         return redirect(safe_next(request))
     if action == Action.DELETE:
-        return HttpResponse("")
+        return render(request, f"{LIST}#run_deleted", {"pk": pk})
     run = visible_run(request, pk)
     extra = {"new_run": prepare([visible_run(request, child.pk)], request.user)[0]} if child else {}
     return render_row(request, run, expanded=expanded, extra=extra)
 
 
-# What a form's one-time key looks like: {% form_key %} prints 22 of these characters.
-KEY = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# What a form's one-time key looks like: form_key() prints 22 of these characters.
+KEY = re.compile(r"[A-Za-z0-9_-]{1,40}")
 
 
-def request_key(request) -> str | None:
-    """The one-time key a launch or rerun form carries, so a double submit acts once."""
+def request_key(request, run: Run | None = None) -> str | None:
+    """The one-time key a launch or rerun form carries, so a double submit acts once.
+
+    The Activity's rows share their page's key (one hidden input, not one per row): a run's
+    action is known by the page's key and the run's id, so that rerunning two runs of one page
+    makes two runs."""
     key = request.POST.get("key") or None
     if key is not None and not KEY.fullmatch(key):
         raise BadRequest("This form's one-time key is malformed: reload the page and try again.")
-    return key
+    return f"{key}-{run.pk}" if key and run is not None else key
 
 
 def refuse(request, run: Run, refusal: InvalidTransition | ValidationError):
     status = 403 if getattr(refusal, "forbidden", False) else 409
     message = reason(refusal)
     try:
-        run = Run.objects.visible_to(request.user).for_rows().get(pk=run.pk)
+        run = visible_runs(request).get(pk=run.pk)
     except Run.DoesNotExist:
-        return render(
-            request, "activity/run_gone.html", {"pk": run.pk, "message": message}, status=status
-        )
+        context = {"pk": run.pk, "message": message, "oob": request.method == "POST"}
+        return render(request, f"{LIST}#run_gone", context, status=status)
     if request.htmx:
         return render_row(
             request,
@@ -274,12 +302,10 @@ def live(request):
         )
     if len(seen) > MAX_LIVE:
         return HttpResponseBadRequest(f"A live update covers at most {MAX_LIVE} runs.")
-    runs = prepare(
-        list(Run.objects.visible_to(request.user).for_rows().filter(pk__in=seen)), request.user
-    )
+    runs = prepare(list(visible_runs(request).filter(pk__in=seen)), request.user)
+    details = listing.live_details([run for run in runs if run.pk in opened], opened)
     for run in runs:
-        if run.pk in opened:
-            run.open_detail = listing.detail(run, after_log=opened[run.pk])
+        run.open_detail = details.get(run.pk)
     changed = [
         run
         for run in runs
@@ -288,7 +314,7 @@ def live(request):
     live_count = sum(run.is_live for run in runs)
     return render(
         request,
-        "activity/live.html",
+        f"{LIST}#live_answer",
         {"runs": runs, "changed": changed, "still_live": live_count > 0, "live_count": live_count},
     )
 

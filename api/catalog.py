@@ -13,7 +13,7 @@ from pydantic import Field
 from activity.models import Run
 from activity.operations.external_scan import TooLarge, read_csv, read_objects, too_large
 from activity.rules import InvalidTransition, authorize_launch
-from api.operations import REFUSALS, operation, operations_of
+from api.operations import REFUSALS, operation, operations_of, with_containers
 from api.paging import PageQuery, paginate
 from api.schemas import Anomaly as AnomalyOut
 from api.schemas import Container as ContainerOut
@@ -251,4 +251,4 @@ def external_scan(request, container_id: int):
             413 if isinstance(error, TooLarge) else 422, " ".join(error.messages)
         ) from None
     run = Run.receive(target, records, by=request.user, filename=filename, trigger=Run.Trigger.API)
-    return operation(operations_of(request.user).get(pk=run.pk))
+    return operation(with_containers(operations_of(request.user).filter(pk=run.pk))[0])

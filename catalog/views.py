@@ -1,12 +1,13 @@
 from __future__ import annotations
 
-from django.db.models import Count, Q
+from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
 from activity.forms import UploadForm
 from catalog.forms import AnomalyFilters
-from catalog.models import Anomaly, Check, Container, Datastore
+from catalog.models import Anomaly, Check, Container, Datastore, Field
 
 LIMIT = 200
 
@@ -40,15 +41,21 @@ def datastore_list(request):
     )
 
 
+def count_of(rows) -> Coalesce:
+    """How many of these rows belong to the container of the outer query."""
+    counted = rows.filter(container=OuterRef("pk")).order_by().values("container")
+    return Coalesce(Subquery(counted.annotate(n=Count("pk")).values("n")), 0)
+
+
 @require_GET
 def datastore_detail(request, pk: int):
     datastore = get_object_or_404(visible_datastores(request).select_related("enrichment"), pk=pk)
+    # One count subquery each: joining fields, checks and anomalies at once multiplies them
+    # (fields × checks × anomalies rows per container) before DISTINCT counts them back.
     containers = datastore.containers.annotate(
-        field_count=Count("fields", filter=Q(fields__removed_at__isnull=True), distinct=True),
-        check_count=Count("checks", filter=Q(checks__status="active"), distinct=True),
-        open_anomalies=Count(
-            "anomalies", filter=Q(anomalies__status__in=Anomaly.OPEN), distinct=True
-        ),
+        field_count=count_of(Field.objects.filter(removed_at__isnull=True)),
+        check_count=count_of(Check.objects.filter(status="active")),
+        open_anomalies=count_of(Anomaly.objects.filter(status__in=Anomaly.OPEN)),
     ).order_by("removed_at", "name")
     return render(
         request,

@@ -22,6 +22,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", api.urlpatterns()),
     path("account/", include("accounts.urls")),
+    path("schedules/", include("schedules.urls")),
     path("activity/", include("activity.urls")),
     path("", include("catalog.urls")),
 ]

@@ -7,6 +7,7 @@ as it is, once croniter accepts it and it fires at least once.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -100,4 +101,6 @@ def in_words(expression: str) -> str:
             return f"every {listed} at {at}"
         case "monthly":
             return f"on day {preset.day} of every month at {at}"
+    if (step := re.fullmatch(r"\*/(\d+) \* \* \* \*", expression)) and step[1] != "1":
+        return f"every {step[1]} minutes"
     return f"cron “{expression}” (UTC)"

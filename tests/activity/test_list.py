@@ -10,6 +10,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from accounts.models import Team, User
 from activity.models import Run, RunLog
 from tests.base import make_run
 
@@ -139,8 +140,13 @@ def test_the_heatmap_counts_runs_per_day_and_filters_by_day(world, editor):
     make_run(world.shop, status="success")
     html = editor.get("/activity/").content.decode()
     today = timezone.now().date().isoformat()
-    assert f'href="?created_from={today}&amp;created_to={today}"' in html
-    assert 'aria-label="2 runs on ' in html
+    assert f'href="?day={today}" title="2 runs on ' in html
+    old = make_run(world.shop, status="success", created_at=timezone.now() - timedelta(days=3))
+    day = old.created_at.date().isoformat()
+    assert ids(editor.get(f"/activity/?day={day}")) == [old.pk]
+    html = editor.get(f"/activity/?day={day}").content.decode()
+    assert f'class="l1 selected" href="?day={day}"' in html
+    assert f'name="created_from" value="{day}"' in html
 
 
 def test_the_kpis_cover_the_last_seven_days(world, editor):
@@ -176,11 +182,12 @@ def test_the_live_request_updates_rows_and_stops_once_all_are_terminal(world, ed
     response = editor.get(f"/activity/live/?run={running.pk}:running&run={done.pk}:running")
     html = response.content.decode()
     # still running: only the cells that move; finished: the whole row, with its new actions
-    assert f'<td id="run-{running.pk}-progress" hx-swap-oob="true">' in html
-    assert f'<td id="run-{running.pk}-timing" class="num" hx-swap-oob="true">' in html
-    assert f'id="run-{running.pk}-row"' not in html
-    assert f'<table>\n<tr id="run-{done.pk}-row" class="run-row" hx-swap-oob="true">' in html
-    assert f'id="run-{done.pk}-rerun"' in html
+    cell = f'hx-swap-oob="outerHTML:#run-{running.pk} > .run-row > '
+    assert f'<td {cell}.progress" class="progress live">' in html
+    assert f'<td {cell}.num" class="num">running for ' in html
+    assert f'#run-{running.pk} > .run-row"' not in html
+    assert f'<tr class="run-row" hx-swap-oob="outerHTML:#run-{done.pk} > .run-row">' in html
+    assert f'formaction="{done.url}rerun/"' in html
     assert "every 2s" in html  # one still live
     assert f"Run #{done.pk} Scan: Success." in html  # announced to screen readers
 
@@ -198,6 +205,7 @@ def test_the_live_request_appends_only_new_log_entries_to_open_rows(world, edito
     ).content.decode()
     assert f'hx-swap-oob="beforeend:#run-{run.pk}-log"' in html
     assert "a new line" in html and "an old line" not in html
+    assert f'#run-{run.pk} > .run-row"' not in html  # the row stays, and the focus in it
     last = RunLog.objects.filter(run=run).latest("id").pk
     assert f'name="open" value="{run.pk}:{last}" hx-swap-oob="true"' in html
 
@@ -219,7 +227,10 @@ def count_queries(client, url, django_assert_max_num_queries, limit, **headers):
         assert client.get(url, **headers).status_code == 200
 
 
-LIST_QUERIES = 11
+# The session, its user, the user's teams (levels, badge, the datastores of the filter), the page
+# of runs, the live counts with the queue places; and the KPIs and heatmap once per 30 seconds.
+LIST_QUERIES = 5
+FIGURES_QUERIES = 2
 
 
 @pytest.mark.parametrize("runs", [2, 50])
@@ -230,7 +241,36 @@ def test_the_list_page_costs_the_same_queries_for_any_page_size(
         make_run(
             world.shop, status=["queued", "running", "failure", "success"][i % 4], by=world.editor
         )
+    limit = LIST_QUERIES + FIGURES_QUERIES
+    count_queries(editor, "/activity/", django_assert_max_num_queries, limit)
     count_queries(editor, "/activity/", django_assert_max_num_queries, LIST_QUERIES)
+
+
+def test_the_list_page_costs_the_same_queries_however_many_people_could_launch(
+    world, editor, django_assert_max_num_queries
+):
+    make_run(world.shop, status="success", by=world.editor)
+    editor.get("/activity/")  # the figures above the list are cached from here on
+    with django_assert_max_num_queries(LIST_QUERIES):
+        editor.get("/activity/")
+    team = Team.objects.filter(members=world.editor).first()
+    team.members.add(*(User.objects.create_user(f"member{i}") for i in range(30)))
+    count_queries(editor, "/activity/", django_assert_max_num_queries, LIST_QUERIES)
+    assert "member29" not in editor.get("/activity/").content.decode()
+
+
+def test_filter_by_who_triggered_a_run_typing_their_name(world, editor):
+    mine = make_run(world.shop, status="success", by=world.editor)
+    make_run(world.shop, status="success", by=world.admin)
+    assert ids(editor.get("/activity/?by=editor")) == [mine.pk]
+    assert ids(editor.get("/activity/?by=nobody")) == []
+    page = editor.get("/activity/?by=editor").content.decode()
+    assert 'name="by" value="editor"' in page
+
+
+# The session, its user, their levels, the run; its log's tail (and how long it is), its first
+# containers, their statuses, its timeline, its anomalies.
+DETAIL_QUERIES = 9
 
 
 @pytest.mark.parametrize(("units", "lines"), [(2, 3), (300, 600)])
@@ -247,7 +287,7 @@ def test_the_expanded_row_costs_the_same_queries_for_any_run_size(
         editor,
         f"/activity/runs/{run.pk}/",
         django_assert_max_num_queries,
-        10,
+        DETAIL_QUERIES,
         HTTP_HX_REQUEST="true",
     )
 
@@ -261,7 +301,34 @@ def test_the_live_request_costs_the_same_queries_for_any_number_of_rows(
         for _ in range(live)
     ]
     query = "&".join(f"run={run.pk}:running" for run in runs)
-    count_queries(editor, f"/activity/live/?{query}", django_assert_max_num_queries, 4)
+    count_queries(editor, f"/activity/live/?{query}", django_assert_max_num_queries, LIVE_QUERIES)
+
+
+# The session, its user, their levels, the runs; for the open rows: their new log entries, their
+# first containers, the containers' statuses, the timelines, the anomalies.
+LIVE_QUERIES = 4
+OPEN_ROWS_QUERIES = 5
+
+
+@pytest.mark.parametrize("open_rows", [1, 10])
+def test_the_live_request_costs_the_same_queries_for_any_number_of_open_rows(
+    world, editor, django_assert_max_num_queries, open_rows
+):
+    runs = [
+        make_run(world.shop, status="running", units={f"t{i}": "running" for i in range(5)})
+        for _ in range(open_rows)
+    ]
+    seen = {run.pk: run.log("seen already").pk for run in runs}
+    for run in runs:
+        run.log(f"new in #{run.pk}", "warning")
+        run.log(f"in a table of #{run.pk}", unit=run.units.first())
+    query = "&".join(f"run={run.pk}:running&open={run.pk}:{seen[run.pk]}" for run in runs)
+    with django_assert_max_num_queries(LIVE_QUERIES + OPEN_ROWS_QUERIES):
+        html = editor.get(f"/activity/live/?{query}").content.decode()
+    for run in runs:
+        assert f'hx-swap-oob="beforeend:#run-{run.pk}-log"' in html
+        assert f"new in #{run.pk}" in html and f"in a table of #{run.pk}" in html
+    assert "seen already" not in html
 
 
 def test_queued_runs_show_their_place_among_the_queued_runs_the_user_may_see(world, editor, client):
@@ -269,7 +336,8 @@ def test_queued_runs_show_their_place_among_the_queued_runs_the_user_may_see(wor
     first, second = make_run(world.shop, status="queued"), make_run(world.shop, status="queued")
 
     def places(html: str) -> list[str]:
-        cells = [html[html.index(f'id="run-{run.pk}-result"') :] for run in (first, second)]
+        rows = [html[html.index(f'<tbody id="run-{run.pk}"') :] for run in (first, second)]
+        cells = [row[row.index('class="result') :] for row in rows]
         return [cell[: cell.index("</td>")].split(">")[-1].strip() for cell in cells]
 
     # The editor cannot know how busy the warehouse team is: only what they see counts.

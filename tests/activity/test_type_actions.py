@@ -28,7 +28,9 @@ def world(source, enrichment):
 
 def buttons(client: Client, run: Run) -> set[str]:
     html = client.get("/activity/").content.decode()
-    return {a for a in ("abort", "resume", "rerun", "delete") if f'id="run-{run.pk}-{a}"' in html}
+    return {
+        a for a in ("abort", "resume", "rerun", "delete") if f'formaction="{run.url}{a}/"' in html
+    }
 
 
 @pytest.mark.parametrize("type", ["export", "materialize"])

@@ -80,6 +80,6 @@ def test_read_pause_resume_retime_and_delete(world, api):
         content_type="application/json",
         headers=editor.headers,
     ).json()
-    assert retimed["active"] and retimed["cron_in_words"] == "cron “*/5 * * * *” (UTC)"
+    assert retimed["active"] and retimed["cron_in_words"] == "every 5 minutes"
     assert api("viewer").delete(path).status_code == 403
     assert editor.delete(path).status_code == 204 and not Schedule.objects.exists()

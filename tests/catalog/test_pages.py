@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.models import Level, Team
 from catalog.models import Anomaly, Check, Container, Datastore, Field
@@ -173,6 +174,35 @@ def test_the_admin_lists_datastores_without_their_credentials(visit, catalog, pe
     assert "postgresql://shop_owner:•••@db.internal:5432/shop" in html
     for secret in SECRETS:
         assert secret not in html
+
+
+def test_the_datastore_page_counts_each_containers_fields_checks_and_open_anomalies(
+    world, catalog, django_assert_max_num_queries
+):
+    container = catalog.container
+    fields = [
+        Field.objects.create(container=container, name=f"f{i}", type="TEXT") for i in range(3)
+    ]
+    Field.objects.filter(pk=fields[0].pk).update(removed_at=timezone.now())
+    checks = [
+        Check.objects.create(container=container, field=field, rule=Check.Rule.NOT_NULL)
+        for field in fields
+    ]
+    Check.objects.filter(pk=checks[0].pk).update(status=Check.Status.DRAFT)
+    # One open anomaly per check at most: the second three belong to no check.
+    statuses = ["active", "acknowledged", "resolved"] * 2
+    for check, status in zip([*checks, None, None, None], statuses, strict=True):
+        Anomaly.objects.create(
+            container=container, quality_check=check, run_number=9, failed_count=1, status=status
+        )
+    # member_email and two of f0-f2; the first check and two of three; 1 + 4 of 7 anomalies
+    viewer = client_for(world, "viewer")
+    # session, user, levels, the datastore, the badge of the header, the containers and counts
+    with django_assert_max_num_queries(6):
+        html = viewer.get(catalog.detail("datastore-detail")).content.decode()
+    row = html[html.index(">loyalty_members</a>") :]
+    assert '<td class="num">3</td><td class="num">3</td>' in row[: row.index("</tr>")]
+    assert f'?container={container.pk}&amp;status=open">5</a>' in row
 
 
 def test_saving_a_datastore_that_does_not_answer_warns_and_still_saves(world, settings, tmp_path):

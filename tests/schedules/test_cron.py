@@ -28,7 +28,8 @@ def at(text: str) -> datetime:
             "59 23 28 * *",
             "on day 28 of every month at 23:59 UTC",
         ),
-        (Preset("custom", custom=" */5  *  * * * "), "*/5 * * * *", "cron “*/5 * * * *” (UTC)"),
+        (Preset("custom", custom=" */5  *  * * * "), "*/5 * * * *", "every 5 minutes"),
+        (Preset("custom", custom="0 */6 * * 1-5"), "0 */6 * * 1-5", "cron “0 */6 * * 1-5” (UTC)"),
     ],
 )
 def test_a_preset_makes_an_expression_said_in_words_and_read_back(preset, expression, words):
