@@ -170,8 +170,7 @@ class Run(models.Model):
             # The API's numbered pages find a page's ids from the index alone (an index-only
             # scan on PostgreSQL): a page 100,000 runs deep reads no row above it.
             models.Index(
-                fields=["-id"],
-                include=["datastore"],
+                fields=["-id", "datastore"],
                 condition=Q(deleted_at__isnull=True),
                 name="run_alive_idx",
             ),

@@ -38,5 +38,4 @@ class Migration(migrations.Migration):
             preserve_default=False,
         ),
         migrations.RunPython(compress, migrations.RunPython.noop),
-        migrations.RemoveField(model_name="runupload", name="rows"),
     ]

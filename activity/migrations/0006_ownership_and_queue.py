@@ -14,7 +14,7 @@ def begun_when_started(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('activity', '0005_upload_compressed'),
+        ('activity', '0005_upload_drop_rows'),
     ]
 
     operations = [

@@ -83,8 +83,4 @@ class Migration(migrations.Migration):
             index=models.Index(fields=['run_number', 'kind'], name='anomalyevent_run_idx'),
         ),
         migrations.RunPython(one_open_anomaly_per_check, migrations.RunPython.noop),
-        migrations.AddConstraint(
-            model_name='anomaly',
-            constraint=models.UniqueConstraint(condition=models.Q(('status__in', ['active', 'acknowledged'])), fields=('container', 'quality_check'), name='anomaly_one_open_per_check'),
-        ),
 ]

@@ -16,7 +16,7 @@ from activity import engine
 from activity.models import Run, RunEvent
 from activity.reaper import reap
 from catalog.connectors import connect
-from catalog.models import Anomaly, Check, Container, FieldProfile
+from catalog.models import Container, FieldProfile
 from tests.base import build_world, start_worker, wait_for
 from tests.gate import Gates
 from tests.sources import big_source, empty_source
@@ -200,6 +200,28 @@ def test_the_monitor_survives_a_database_blip_and_keeps_beating(world, workers, 
     assert "injected by the test" in (tmp_path / "worker-0.log").read_text()
 
 
+@pytest.mark.postgres
+def test_two_workers_share_one_run_and_process_every_container_once(world, workers, gates):
+    run = launch(world)
+    first = workers(RUNBOARD_RUN_PARALLELISM="2")
+    second = workers(RUNBOARD_RUN_PARALLELISM="2")
+    # Each holds a container at its gate: two different workers, two different containers.
+    wait_for(
+        lambda: len({w for name in TABLES for w in gates.entered_by(name)}) == 2,
+        what="both workers to hold a container",
+    )
+    gates.open(*TABLES)
+    run = landed(run, "success")
+    assert statuses(run) == dict.fromkeys(TABLES, "success")
+    assert run.containers_done == 3 == run.counters["containers_profiled"]
+    assert sorted(len(gates.entered_by(name)) for name in TABLES) == [1, 1, 1]  # once each
+    assert {w.split(":")[-1] for w in run.units.values_list("worker", flat=True)} == {
+        str(first.pid),
+        str(second.pid),
+    }
+    assert run.events.filter(kind=RunEvent.Kind.FINISHED).count() == 1
+
+
 # Real-size smoke tests: big tables, real sources ------------------------------------------------
 
 ROWS = 1_500_000
@@ -250,24 +272,6 @@ def test_the_source_disappearing_mid_run_fails_it_clearly_and_loses_nothing(
     child = profile.resume(by=world.editor)
     landed(child, "success", timeout=60)
     assert profiled.values("field__container").distinct().count() == 4
-
-
-@pytest.mark.postgres
-def test_two_workers_share_one_run_and_process_every_container_once(big_world, workers):
-    world = big_world
-    for table in world.shop.containers.all():
-        Check.objects.create(
-            container=table, field=table.fields.get(name="a"), rule="between", params={"max": 998}
-        )
-    scan = Run.launch(Run.Type.SCAN, world.shop, by=world.editor)
-    workers(gated=False, RUNBOARD_RUN_PARALLELISM="2")
-    workers(gated=False, RUNBOARD_RUN_PARALLELISM="2")
-    scan = landed(scan, "success", timeout=60)
-    assert scan.containers_done == 4 == scan.counters["containers_scanned"]
-    assert len(set(scan.units.values_list("worker", flat=True))) == 2
-    per_table = Anomaly.objects.filter(run=scan).values_list("container__name", "failed_count")
-    assert sorted(per_table) == [(f"t{t:02d}", ROWS // 1000) for t in range(4)]
-    assert scan.events.filter(kind=RunEvent.Kind.FINISHED).count() == 1
 
 
 def test_an_aborted_materialize_leaves_no_table_that_looks_complete(
